@@ -1,0 +1,105 @@
+// swift-tools-version: 6.2
+//
+// Mesa for Swift: one package, one `mesa` executable, and the `MesaKit` library (later issues).
+// Module graph and import rules: docs/Architecture.md and ../shared/DESIGN.md section 2.
+import Foundation
+import PackageDescription
+
+/// Settings shared by every target of ours (STYLE.md section 2).
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .treatAllWarnings(as: .error),
+]
+
+let package = Package(
+    name: "mesa",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "mesa", targets: ["MesaCLI"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    ],
+    targets: [
+        // C shims: a module map and one header each, nothing else (STYLE.md section 6).
+        .systemLibrary(name: "CFuse", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
+        .systemLibrary(name: "CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+
+        .target(
+            name: "MesaCore",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "MesaStore",
+            dependencies: [
+                "MesaCore", "CZstd",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "MesaCLI",
+            dependencies: [
+                "MesaCore", "MesaStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "MesaTesting",
+            dependencies: ["MesaCore", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strictSettings
+        ),
+
+        .testTarget(
+            name: "ShimTests",
+            dependencies: ["CFuse", "CGit2", "CZstd", "CCurl"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(name: "MesaCoreTests", dependencies: ["MesaCore", "MesaTesting"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "MesaStoreTests",
+            dependencies: ["MesaStore", "MesaCore", "MesaTesting", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MesaCLITests",
+            dependencies: ["MesaCLI", "MesaTesting"],
+            swiftSettings: strictSettings
+        ),
+    ]
+)
+
+// Benchmark targets exist only when asked for, so ordinary builds and CI do not compile the harness.
+if ProcessInfo.processInfo.environment["MESA_BENCHMARKS"] == "1" {
+    package.dependencies.append(
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"])
+    )
+    package.targets.append(
+        .executableTarget(
+            name: "StoreBenchmarks",
+            dependencies: [
+                "MesaStore", "MesaCore",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Benchmarks/StoreBenchmarks",
+            swiftSettings: strictSettings,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        )
+    )
+}

@@ -1,0 +1,31 @@
+import ArgumentParser
+import MesaCore
+
+/// The `mesa` executable: parses arguments and runs services; no logic a test would want lives here.
+@main
+struct MesaCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mesa",
+        abstract: "Mesa for Swift: a versioned POSIX filesystem and its self-hostable remote.",
+        version: MesaVersion.current,
+        subcommands: [VersionCommand.self, DebugCommand.self]
+    )
+}
+
+/// `mesa version`.
+struct VersionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "version", abstract: "Print the version.")
+
+    func run() {
+        print("mesa \(MesaVersion.current)")
+    }
+}
+
+/// `mesa debug ...`: tools for driving the engine's layers from a shell.
+struct DebugCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "debug",
+        abstract: "Drive the engine's layers directly (chunker, store).",
+        subcommands: [ChunkCommand.self, StoreCommand.self]
+    )
+}
