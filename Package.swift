@@ -78,7 +78,10 @@ let package = Package(
         ),
         .testTarget(
             name: "MesaCLITests",
-            dependencies: ["MesaCLI", "MesaTesting"],
+            dependencies: [
+                "MesaCLI", "MesaTesting", "MesaCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strictSettings
         ),
     ]
