@@ -26,6 +26,6 @@ struct DebugCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "debug",
         abstract: "Drive the engine's layers directly (chunker, store).",
-        subcommands: [ChunkCommand.self, StoreCommand.self]
+        subcommands: [ChunkCommand.self, StoreCommand.self, BenchStoreCommand.self]
     )
 }
