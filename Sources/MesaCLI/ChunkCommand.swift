@@ -1,5 +1,6 @@
 import ArgumentParser
 import Crypto
+import Foundation
 import MesaCore
 import MesaStore
 import SystemPackage
@@ -17,20 +18,28 @@ struct ChunkCommand: ParsableCommand {
     @Flag(help: "Print one JSON object per line with offset, length and id.")
     var json = false
 
+    @Option(help: "Threads hashing chunks in parallel (default: every core).")
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    func validate() throws {
+        if threads < 1 { throw ValidationError("--threads must be at least 1.") }
+    }
+
     func run() throws {
         let descriptor = try FileDescriptor.open(file, .readOnly)
         defer { try? descriptor.close() }
-        var reader = ChunkReader(source: FileByteSource(descriptor: descriptor, path: file))
+        let source = FileByteSource(descriptor: descriptor, path: file)
+        let chunks = try ParallelChunking.map(source, threads: threads) { (offset, bytes) throws(StoreError) in
+            (offset: offset, length: bytes.count, id: Hex.encode(SHA256.hash(data: bytes)))
+        }
         var output = BufferedOutput()
-        let json = json
-        while try reader.next({ (offset, bytes) throws(StoreError) in
-            let id = Hex.encode(SHA256.hash(data: bytes))
+        for chunk in chunks {
             if json {
-                output.write("{\"offset\":\(offset),\"length\":\(bytes.count),\"id\":\"\(id)\"}\n")
+                output.write("{\"offset\":\(chunk.offset),\"length\":\(chunk.length),\"id\":\"\(chunk.id)\"}\n")
             } else {
-                output.write("\(offset)\t\(bytes.count)\t\(id)\n")
+                output.write("\(chunk.offset)\t\(chunk.length)\t\(chunk.id)\n")
             }
-        }) {}
+        }
         output.flush()
     }
 }

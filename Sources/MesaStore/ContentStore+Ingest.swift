@@ -3,20 +3,9 @@ package import MesaCore
 import Synchronization
 import SystemPackage
 
-// Ingest: stream a file through the chunker and store every chunk, with `threads` workers.
-//
-// There is no producer thread. Each worker takes the reader's lock, cuts the next chunk, copies it out (a memcpy is
-// far cheaper than the hashing and compression that follow) and releases the lock; then it hashes, compresses and
-// stores the chunk on its own. Chunking (over 1 GB/s) is serialized; SHA-256 and zstd (a few hundred MB/s) run in
-// parallel. With one thread everything runs on the caller's thread. The manifest is assembled in stream order from
-// the indices handed out under the lock.
+// Ingest: stream a file through the chunker and store every chunk, with `threads` workers (ParallelChunking).
 
 extension ContentStore {
-    private struct Feed<Source: ByteSource>: ~Copyable {
-        var reader: ChunkReader<Source>
-        var nextIndex = 0
-    }
-
     /// Chunks `source`, stores every chunk, and returns the content's manifest.
     ///
     /// - Parameters:
@@ -32,43 +21,10 @@ extension ContentStore {
         pinned: Bool = false,
         observe: (@Sendable (UnsafeRawBufferPointer) -> Void)? = nil
     ) throws(StoreError) -> Manifest {
-        let feed = Mutex(Feed(reader: ChunkReader(source: source)))
-        let results = Mutex<[(index: Int, chunk: ChunkRef)]>([])
-        let failure = Mutex<StoreError?>(nil)
-
-        let work: @Sendable (Int) -> Void = { _ in
-            var chunk = [UInt8]()
-            chunk.reserveCapacity(FastCDC.Sizes.standard.maximum)
-            while failure.withLock({ $0 == nil }) {
-                do throws(StoreError) {
-                    let index = try feed.withLock { (feed) throws(StoreError) -> Int? in
-                        let index = feed.nextIndex
-                        let more = try feed.reader.next { (_, bytes) throws(StoreError) in
-                            chunk.removeAll(keepingCapacity: true)
-                            chunk.append(contentsOf: bytes)
-                            observe?(bytes)
-                        }
-                        guard more else { return nil }
-                        feed.nextIndex += 1
-                        return index
-                    }
-                    guard let index else { return }
-                    let id = try self.putChunk(chunk)
-                    let reference = ChunkRef(id: id, length: UInt32(chunk.count))
-                    results.withLock { $0.append((index, reference)) }
-                } catch {
-                    failure.withLock { $0 = $0 ?? error }
-                    return
-                }
-            }
+        let chunks = try ParallelChunking.map(source, threads: threads, observe: observe) {
+            (_, bytes) throws(StoreError) in
+            ChunkRef(id: try self.putChunk(bytes), length: UInt32(bytes.count))
         }
-        if threads <= 1 {
-            work(0)
-        } else {
-            DispatchQueue.concurrentPerform(iterations: threads, execute: work)
-        }
-        if let error = failure.withLock({ $0 }) { throw error }
-        let chunks = results.withLock { $0.sorted { $0.index < $1.index }.map(\.chunk) }
         if pinned { try pin(chunks.map { RecordKey(chunk: $0.id) }) }
         return Manifest(chunks: chunks)
     }
