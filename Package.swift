@@ -50,6 +50,11 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "MesaWire",
+            dependencies: ["MesaCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "MesaCLI",
             dependencies: [
@@ -70,6 +75,7 @@ let package = Package(
             dependencies: ["CFuse", "CGit2", "CZstd", "CCurl"],
             swiftSettings: strictSettings
         ),
+        .testTarget(name: "MesaWireTests", dependencies: ["MesaWire"], swiftSettings: strictSettings),
         .testTarget(name: "MesaCoreTests", dependencies: ["MesaCore", "MesaTesting"], swiftSettings: strictSettings),
         .testTarget(
             name: "MesaStoreTests",

@@ -1,0 +1,98 @@
+import Foundation
+import MesaWire
+import Testing
+
+@Suite struct TokenTests {
+    /// The example of MESA-API.md, byte for byte.
+    @Test func mintingMatchesMesasGoldenToken() throws {
+        let key = try #require(APIKey("mesa_k1_secretsecret"))
+        #expect(key.embeddedKeyID == "k1")
+        #expect(key.signingKey == "yh4j2GXOlS7d48p9QBJqNzzLJw01rI0Gs6VqIVrvZ0M")
+        let token = try AccessToken.mint(
+            apiKey: key, now: 1_700_000_000, tokenID: "00000000-0000-4000-8000-000000000000")
+        #expect(
+            token
+                == "eyJhbGciOiJIUzI1NiIsInR5cCI6Im1lc2EtYXQrand0Iiwia2lkIjoiazEudjEifQ.eyJzY29wZXMiOlsicmVhZCIsIndyaXRlIl0sInJlcG9zIjpudWxsLCJpc3MiOiJrMSIsImF1ZCI6Im1lc2EtYXBpIiwiaWF0IjoxNzAwMDAwMDAwLCJleHAiOjE3MDAwMDM2MDAsImp0aSI6IjAwMDAwMDAwLTAwMDAtNDAwMC04MDAwLTAwMDAwMDAwMDAwMCJ9.C-IR66pgjT2YwCIk8u4XLLMBMjls2rL2lRB8qo7j2Ck"
+        )
+        let claims = try AccessToken.verify(token, signingKey: key.signingKey, now: 1_700_000_001)
+        #expect(claims.scopes == [.read, .write])
+        #expect(claims.repos == nil)
+        #expect(claims.issuer == "k1")
+        #expect(try AccessToken.inspect(token).keyID == "k1")
+    }
+
+    @Test func restrictedTokensRoundTrip() throws {
+        let key = try #require(APIKey("mesa_abc_def"))
+        let token = try AccessToken.mint(apiKey: key, scopes: [.read], repos: ["local/app", "local/\"odd\""], now: 10)
+        let claims = try AccessToken.verify(token, signingKey: key.signingKey, now: 11)
+        #expect(claims.repos == ["local/app", "local/\"odd\""])
+        #expect(claims.scopes == [.read])
+        #expect(claims.expiresAt == 10 + 3600)
+    }
+
+    @Test func refusalsAreTyped() throws {
+        let key = try #require(APIKey("mesa_k1_secretsecret"))
+        let other = try #require(APIKey("mesa_k1_othersecret"))
+        let token = try AccessToken.mint(apiKey: key, lifetime: 60, now: 1000)
+        #expect(throws: TokenError.badSignature) { try AccessToken.verify(token, signingKey: other.signingKey, now: 1001) }
+        #expect(throws: TokenError.expired) { try AccessToken.verify(token, signingKey: key.signingKey, now: 1060) }
+        #expect(throws: TokenError.lifetimeOutOfRange(86401)) { try AccessToken.mint(apiKey: key, lifetime: 86401) }
+        let wrongAudience = AccessToken.sign(
+            TokenClaims(scopes: [.read], repos: nil, issuer: "k1", audience: "other", issuedAt: 0, expiresAt: 99, tokenID: "x"),
+            keyID: "k1", signingKey: key.signingKey)
+        #expect(throws: TokenError.wrongAudience("other")) {
+            try AccessToken.verify(wrongAudience, signingKey: key.signingKey, now: 1)
+        }
+        #expect(throws: TokenError.self) { try AccessToken.verify("a.b", signingKey: "k", now: 0) }
+        #expect(throws: TokenError.self) { try AccessToken.verify("!!.??.xx", signingKey: "k", now: 0) }
+        // A tampered payload fails the signature even when it decodes.
+        var parts = token.split(separator: ".").map(String.init)
+        parts[1] = Base64URL.encode(Array(#"{"scopes":["admin"],"repos":null,"iss":"k1","aud":"mesa-api","iat":0,"exp":9999999999,"jti":"x"}"#.utf8))
+        #expect(throws: TokenError.badSignature) {
+            try AccessToken.verify(parts.joined(separator: "."), signingKey: key.signingKey, now: 1001)
+        }
+    }
+
+    @Test func keysAreRecognized() {
+        #expect(APIKey("mesa_k1_s")?.embeddedKeyID == "k1")
+        #expect(APIKey("mesa_opaque")?.embeddedKeyID == nil)
+        #expect(APIKey("token") == nil)
+        #expect(APIKey("mesa_k1_s")?.description == "mesa_k1_****")
+        #expect(AccessToken.looksLikeToken("a.b.c"))
+        #expect(!AccessToken.looksLikeToken("mesa_k1_s"))
+        #expect([Scope.write].allow(.read) && ![Scope.read].allow(.write))
+    }
+
+    @Test func base64URLRoundTrips() {
+        for count in 0..<20 {
+            let bytes = (0..<count).map { UInt8(($0 * 37 + 250) & 0xff) }
+            #expect(Base64URL.decode(Base64URL.encode(bytes)) == bytes)
+        }
+        #expect(Base64URL.decode("a") == nil)
+        #expect(Base64URL.decode("a+b=") == nil)
+    }
+}
+
+@Suite struct WireFormatTests {
+    @Test func timestampsUseAnExplicitOffset() {
+        #expect(Timestamp.format(0) == "1970-01-01T00:00:00+00:00")
+        #expect(Timestamp.format(1_700_000_000.25) == "2023-11-14T22:13:20.250000+00:00")
+        #expect(Timestamp.parse("2023-11-14T22:13:20.250000+00:00") == 1_700_000_000.25)
+        #expect(Timestamp.parse("2023-11-14T22:13:20Z") == 1_700_000_000)
+        #expect(Timestamp.parse("2023-11-14T22:13:20.123456") == 1_700_000_000.123456)
+        #expect(Timestamp.parse("2023-11-15T00:13:20+02:00") == 1_700_000_000)
+        #expect(Timestamp.parse("2023-11-14") == nil)
+        #expect(Timestamp.parse("2023-13-14T22:13:20Z") == nil)
+        #expect(Timestamp.parse("2023-11-14T22:13:20+0") == nil)
+    }
+
+    @Test func errorBodiesOmitNullDetails() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let plain = String(decoding: try encoder.encode(ErrorBody(code: "NOT_FOUND", message: "no such repo")), as: UTF8.self)
+        #expect(plain == #"{"error":{"code":"NOT_FOUND","message":"no such repo"}}"#)
+        let detailed = ErrorBody(code: "MERGE_CONFLICT", message: "m", details: ["conflict_paths": .array([.string("a")])])
+        let decoded = try JSONDecoder().decode(ErrorBody.self, from: try encoder.encode(detailed))
+        #expect(decoded == detailed)
+    }
+}
