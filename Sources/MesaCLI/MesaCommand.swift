@@ -3,12 +3,12 @@ import MesaCore
 
 /// The `mesa` executable: parses arguments and runs services; no logic a test would want lives here.
 @main
-struct MesaCommand: ParsableCommand {
+struct MesaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mesa",
         abstract: "Mesa for Swift: a versioned POSIX filesystem and its self-hostable remote.",
         version: MesaVersion.current,
-        subcommands: [VersionCommand.self, DebugCommand.self]
+        subcommands: [VersionCommand.self, ServeCommand.self, DebugCommand.self]
     )
 }
 

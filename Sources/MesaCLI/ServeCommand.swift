@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MesaServer
+
+/// `mesa serve`: the remote, with an embedded SQLite metadata store and a local content store.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the Mesa remote: Mesa's HTTP API and the sync protocol over a local data directory."
+    )
+
+    @Option(help: "The data directory (metadata, content, admin.key); default ~/.local/share/mesa/server.")
+    var dataDir: String?
+
+    @Option(help: "The address to listen on, HOST:PORT (port 0 picks a free port).")
+    var listen = "127.0.0.1:7411"
+
+    @Option(help: "The org created on first start.")
+    var org = "local"
+
+    @Flag(help: "Create and print a new admin key even though the org already exists.")
+    var newAdminKey = false
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard ListenAddress(listen) != nil else {
+            throw ValidationError("--listen must be HOST:PORT with a port from 0 to 65535, such as 127.0.0.1:7411.")
+        }
+        guard ServerConfiguration.isValidOrgSlug(org) else {
+            throw ValidationError("--org must be lower-case letters, digits and inner dashes, such as 'local'.")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is unknown.") }
+    }
+
+    func run() async throws {
+        var configuration = ServerConfiguration.default
+        if let dataDir { configuration.dataDirectory = dataDir }
+        // validate() checked the address.
+        let address = ListenAddress(listen)!
+        configuration.host = address.host
+        configuration.port = address.port
+        configuration.orgSlug = org
+        configuration.newAdminKey = newAdminKey
+        var logger = Logger(label: "mesa.server")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+
+        let opened = try MesaServerApplication.open(configuration, logger: logger)
+        var output = BufferedOutput()
+        if let key = opened.newAdminKey {
+            output.write("admin key: \(key)\n")
+            output.write("(saved to \(configuration.dataDirectory)/admin.key; it is not shown again)\n")
+            output.flush()
+        }
+        try await MesaServerApplication.run(configuration, services: opened.services) { url in
+            var output = BufferedOutput()
+            output.write("listening on \(url)\n")
+            output.flush()
+        }
+    }
+}
+
+/// `HOST:PORT`.
+struct ListenAddress {
+    var host: String
+    var port: Int
+
+    init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65535).contains(port), colon > text.startIndex
+        else { return nil }
+        host = String(text[..<colon])
+        self.port = port
+    }
+}

@@ -1,0 +1,31 @@
+import Foundation
+package import Hummingbird
+
+/// The request context of every route: Hummingbird's core storage plus the authenticated caller.
+package struct MesaRequestContext: RequestContext {
+    package var coreContext: CoreRequestContextStorage
+    /// Set by ``AuthMiddleware`` for every `/v1` route.
+    package var principal: Principal?
+
+    package init(source: Source) {
+        coreContext = .init(source: source)
+        principal = nil
+    }
+
+    /// Bodies larger than this are refused with 413 before a route sees them (push bodies are streamed separately).
+    package var maxUploadSize: Int { 64 << 20 }
+
+    /// The caller; routes behind ``AuthMiddleware`` always have one.
+    package func caller() throws(APIError) -> Principal {
+        guard let principal else { throw .unauthorized("UNAUTHORIZED", "authentication is required") }
+        return principal
+    }
+
+    /// A path parameter, percent-decoded (a bookmark `feat/x` arrives as `feat%2Fx`).
+    package func segment(_ name: String) throws(APIError) -> String {
+        guard let raw = parameters.get(name), let decoded = raw.removingPercentEncoding else {
+            throw .badRequest("the path parameter '\(name)' is missing or not valid percent-encoding")
+        }
+        return decoded
+    }
+}

@@ -1,0 +1,33 @@
+import Foundation
+
+/// How `mesa serve` runs.
+package struct ServerConfiguration: Sendable {
+    /// Metadata database, content store and `admin.key`.
+    package var dataDirectory: String
+    /// The address to listen on.
+    package var host: String
+    /// The port; 0 picks a free one (the real port is printed).
+    package var port: Int
+    /// The org created on first start.
+    package var orgSlug: String
+    /// Create and print a new admin key even though the org exists.
+    package var newAdminKey: Bool
+    /// Threads for blocking work (SQLite, libgit2, disk).
+    package var blockingThreads: Int
+
+    /// The defaults of DESIGN.md section 4: `127.0.0.1:7411`, org `local`, data in `~/.local/share/mesa/server`.
+    package static var `default`: ServerConfiguration {
+        let home = ProcessInfo.processInfo.environment["HOME"] ?? "/root"
+        return ServerConfiguration(
+            dataDirectory: home + "/.local/share/mesa/server", host: "127.0.0.1", port: 7411, orgSlug: "local",
+            newAdminKey: false, blockingThreads: 16)
+    }
+
+    /// Validates an org slug: `^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$` (MESA-API.md).
+    package static func isValidOrgSlug(_ slug: String) -> Bool {
+        let bytes = Array(slug.utf8)
+        guard let first = bytes.first, let last = bytes.last, bytes.count <= 100 else { return false }
+        func alphanumeric(_ byte: UInt8) -> Bool { (48...57).contains(byte) || (97...122).contains(byte) }
+        return alphanumeric(first) && alphanumeric(last) && bytes.allSatisfy { alphanumeric($0) || $0 == 45 }
+    }
+}

@@ -1,0 +1,32 @@
+package import Logging
+package import MesaStore
+package import NIOPosix
+
+/// What every route needs: the metadata store, the content store, authentication, and the blocking pool on which
+/// every SQLite, libgit2 and disk call runs (never on Swift's cooperative pool; STYLE.md section 5.7).
+package final class ServerServices: Sendable {
+    /// Orgs, keys, repos, changes, bookmarks, references.
+    package let metadata: any MetadataStore
+    /// Chunks, manifests and git objects of every org.
+    package let store: ContentStore
+    /// Credential checks.
+    package let authenticator: Authenticator
+    /// Threads for blocking work.
+    package let pool: NIOThreadPool
+    /// The server's logger.
+    package let logger: Logger
+
+    /// Creates the services; the pool must be started.
+    package init(metadata: any MetadataStore, store: ContentStore, pool: NIOThreadPool, logger: Logger) {
+        self.metadata = metadata
+        self.store = store
+        authenticator = Authenticator(metadata: metadata)
+        self.pool = pool
+        self.logger = logger
+    }
+
+    /// Runs blocking work on the pool and returns its result.
+    package func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await pool.runIfActive(body)
+    }
+}

@@ -1,0 +1,106 @@
+package import MesaCore
+package import MesaWire
+
+// The server's metadata (orgs, API keys, repos, object references) sits behind this protocol so that a PostgreSQL
+// implementation can replace SQLite when a deployment outgrows one machine (DESIGN.md section 4). Methods are
+// synchronous and thread-safe: the server calls them on its blocking pool, never on the cooperative pool.
+
+/// An org (tenant).
+package struct OrgRow: Sendable, Equatable {
+    package var id: String
+    package var slug: String
+    package var name: String
+    package var createdAt: Double
+}
+
+/// An API key, without its secret (only the signing key derived from it is stored).
+package struct APIKeyRow: Sendable, Equatable {
+    package var id: String
+    package var orgID: String
+    package var name: String?
+    package var signingKey: String
+    package var scopes: [Scope]
+    /// Repo ids the key is restricted to; `nil` means every repo of the org.
+    package var repoIDs: [String]?
+    package var tags: [String: String]
+    package var createdAt: Double
+    package var expiresAt: Double?
+    package var lastUsedAt: Double?
+    package var revokedAt: Double?
+}
+
+/// A repository.
+package struct RepoRow: Sendable, Equatable {
+    package var id: String
+    package var orgID: String
+    package var name: String
+    package var defaultBookmark: String
+    package var tags: [String: String]
+    package var createdAt: Double
+}
+
+/// One page of a list, ordered, with the cursor of the next page.
+package struct MetadataPage<Row: Sendable>: Sendable {
+    package var rows: [Row]
+    package var nextCursor: String?
+}
+
+/// Why a metadata operation failed.
+package enum MetadataError: Error, Sendable, Equatable {
+    /// A unique name is taken (repo name in an org, org slug).
+    case conflict(String)
+    /// No such row.
+    case notFound(String)
+    /// The database failed.
+    case database(String)
+}
+
+/// The server's metadata store.
+package protocol MetadataStore: Sendable {
+    /// Creates an org.
+    func createOrg(slug: String, name: String) throws(MetadataError) -> OrgRow
+    /// The org with this slug.
+    func org(slug: String) throws(MetadataError) -> OrgRow?
+    /// The org with this id.
+    func org(id: String) throws(MetadataError) -> OrgRow?
+
+    /// Creates an API key and returns its row and the key, shown once.
+    func createAPIKey(
+        orgID: String, name: String?, scopes: [Scope], repoIDs: [String]?, expiresAt: Double?, tags: [String: String]
+    ) throws(MetadataError) -> (row: APIKeyRow, key: String)
+    /// The key with this id.
+    func apiKey(id: String) throws(MetadataError) -> APIKeyRow?
+    /// The key whose signing key is this (how a presented API key is authenticated).
+    func apiKey(signingKey: String) throws(MetadataError) -> APIKeyRow?
+    /// An org's keys, oldest first.
+    func apiKeys(orgID: String, limit: Int, cursor: String?) throws(MetadataError) -> MetadataPage<APIKeyRow>
+    /// Revokes a key (and with it every token signed from it).
+    func revokeAPIKey(orgID: String, id: String) throws(MetadataError) -> Bool
+    /// Records that a key was used.
+    func touchAPIKey(id: String, at time: Double) throws(MetadataError)
+
+    /// Creates a repo.
+    /// - Throws: ``MetadataError/conflict(_:)`` when the org has a repo of that name.
+    func createRepo(orgID: String, name: String, defaultBookmark: String, tags: [String: String]) throws(MetadataError)
+        -> RepoRow
+    /// The repo with this name in an org.
+    func repo(orgID: String, name: String) throws(MetadataError) -> RepoRow?
+    /// The repo with this id.
+    func repo(id: String) throws(MetadataError) -> RepoRow?
+    /// An org's repos by name.
+    func repos(orgID: String, limit: Int, cursor: String?) throws(MetadataError) -> MetadataPage<RepoRow>
+    /// The number of repos of an org.
+    func repoCount(orgID: String) throws(MetadataError) -> Int
+    /// Replaces a repo's name, default bookmark and tags.
+    func updateRepo(_ repo: RepoRow) throws(MetadataError)
+    /// Deletes a repo with its changes and bookmarks.
+    func deleteRepo(id: String) throws(MetadataError)
+    /// The change id a repo's bookmark points at, if the bookmark exists.
+    func bookmarkTarget(repoID: String, name: String) throws(MetadataError) -> String?
+
+    /// Records that an org references content (chunks, manifests, trees, commits); `staged` marks pushed objects
+    /// that no commit references yet.
+    func addReferences(orgID: String, keys: [RecordKey], staged: Bool) throws(MetadataError)
+    /// The subset of `keys` the org references (staged or not).
+    func referenced(orgID: String, keys: [RecordKey]) throws(MetadataError) -> Set<RecordKey>
+}

@@ -1,0 +1,320 @@
+import Foundation
+import GRDB
+package import MesaCore
+package import MesaWire
+
+// The embedded metadata store: SQLite through GRDB, in WAL mode (a `DatabasePool`: concurrent readers, one writer),
+// with versioned migrations. Every method runs its statements in one GRDB transaction.
+
+/// The SQLite implementation of ``MetadataStore``.
+package final class SQLiteMetadataStore: MetadataStore {
+    let database: DatabasePool
+
+    /// Opens (creating and migrating) the database at `path`.
+    package init(path: String) throws(MetadataError) {
+        do {
+            var configuration = Configuration()
+            configuration.busyMode = .timeout(10)
+            database = try DatabasePool(path: path, configuration: configuration)
+            try Self.migrator.migrate(database)
+        } catch {
+            throw .database("cannot open the metadata database \(path): \(error)")
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE orgs (
+                        id TEXT PRIMARY KEY, slug TEXT NOT NULL UNIQUE, name TEXT NOT NULL, created_at REAL NOT NULL);
+                    CREATE TABLE api_keys (
+                        id TEXT PRIMARY KEY, org_id TEXT NOT NULL REFERENCES orgs(id), name TEXT,
+                        signing_key TEXT NOT NULL UNIQUE, scopes TEXT NOT NULL, repo_ids TEXT, tags TEXT NOT NULL,
+                        created_at REAL NOT NULL, expires_at REAL, last_used_at REAL, revoked_at REAL);
+                    CREATE INDEX api_keys_org ON api_keys(org_id, created_at);
+                    CREATE TABLE repos (
+                        id TEXT PRIMARY KEY, org_id TEXT NOT NULL REFERENCES orgs(id), name TEXT NOT NULL,
+                        default_bookmark TEXT NOT NULL, tags TEXT NOT NULL, created_at REAL NOT NULL,
+                        UNIQUE(org_id, name));
+                    CREATE TABLE changes (
+                        repo_id TEXT NOT NULL REFERENCES repos(id) ON DELETE CASCADE, change_id TEXT NOT NULL,
+                        commit_oid TEXT NOT NULL, parents TEXT NOT NULL, created_at REAL NOT NULL,
+                        updated_at REAL NOT NULL, PRIMARY KEY(repo_id, change_id)) WITHOUT ROWID;
+                    CREATE TABLE change_log (
+                        repo_id TEXT NOT NULL REFERENCES repos(id) ON DELETE CASCADE, change_id TEXT NOT NULL,
+                        commit_oid TEXT NOT NULL, recorded_at REAL NOT NULL);
+                    CREATE INDEX change_log_change ON change_log(repo_id, change_id, recorded_at);
+                    CREATE TABLE bookmarks (
+                        repo_id TEXT NOT NULL REFERENCES repos(id) ON DELETE CASCADE, name TEXT NOT NULL,
+                        change_id TEXT NOT NULL, PRIMARY KEY(repo_id, name)) WITHOUT ROWID;
+                    CREATE TABLE org_objects (
+                        org_id TEXT NOT NULL, kind INTEGER NOT NULL, id BLOB NOT NULL, staged_at REAL,
+                        PRIMARY KEY(org_id, kind, id)) WITHOUT ROWID;
+                    """)
+        }
+        return migrator
+    }
+
+    /// Runs a write transaction, mapping database errors.
+    func write<T>(_ body: (Database) throws -> T) throws(MetadataError) -> T {
+        do {
+            return try database.write(body)
+        } catch let error as MetadataError {
+            throw error
+        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE
+            || error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY
+        {
+            throw .conflict(error.message ?? "already exists")
+        } catch {
+            throw .database("\(error)")
+        }
+    }
+
+    /// Runs a read transaction, mapping database errors.
+    func read<T>(_ body: (Database) throws -> T) throws(MetadataError) -> T {
+        do {
+            return try database.read(body)
+        } catch let error as MetadataError {
+            throw error
+        } catch {
+            throw .database("\(error)")
+        }
+    }
+
+    // MARK: Orgs
+
+    package func createOrg(slug: String, name: String) throws(MetadataError) -> OrgRow {
+        let row = OrgRow(id: UUID().uuidString.lowercased(), slug: slug, name: name, createdAt: Date().timeIntervalSince1970)
+        try write { db in
+            try db.execute(
+                sql: "INSERT INTO orgs (id, slug, name, created_at) VALUES (?, ?, ?, ?)",
+                arguments: [row.id, row.slug, row.name, row.createdAt])
+        }
+        return row
+    }
+
+    package func org(slug: String) throws(MetadataError) -> OrgRow? {
+        try read { db in try Row.fetchOne(db, sql: "SELECT * FROM orgs WHERE slug = ?", arguments: [slug]).map(Self.org) }
+    }
+
+    package func org(id: String) throws(MetadataError) -> OrgRow? {
+        try read { db in try Row.fetchOne(db, sql: "SELECT * FROM orgs WHERE id = ?", arguments: [id]).map(Self.org) }
+    }
+
+    static func org(_ row: Row) -> OrgRow {
+        OrgRow(id: row["id"], slug: row["slug"], name: row["name"], createdAt: row["created_at"])
+    }
+
+    // MARK: API keys
+
+    package func createAPIKey(
+        orgID: String, name: String?, scopes: [Scope], repoIDs: [String]?, expiresAt: Double?, tags: [String: String]
+    ) throws(MetadataError) -> (row: APIKeyRow, key: String) {
+        let id = Self.randomToken(length: 16, alphabet: "abcdefghijklmnopqrstuvwxyz0123456789")
+        let secret = Self.randomToken(
+            length: 43, alphabet: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+        let key = "mesa_\(id)_\(secret)"
+        // The key is valid by construction: it starts with `mesa_`, has a secret and no dot.
+        let signingKey = APIKey(key)!.signingKey
+        let row = APIKeyRow(
+            id: id, orgID: orgID, name: name, signingKey: signingKey, scopes: scopes, repoIDs: repoIDs, tags: tags,
+            createdAt: Date().timeIntervalSince1970, expiresAt: expiresAt, lastUsedAt: nil, revokedAt: nil)
+        try write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO api_keys (id, org_id, name, signing_key, scopes, repo_ids, tags, created_at, expires_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    row.id, row.orgID, row.name, row.signingKey, Self.json(scopes.map(\.rawValue)),
+                    repoIDs.map(Self.json), Self.json(tags), row.createdAt, row.expiresAt,
+                ])
+        }
+        return (row, key)
+    }
+
+    package func apiKey(id: String) throws(MetadataError) -> APIKeyRow? {
+        try read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE id = ?", arguments: [id]).map(Self.apiKey)
+        }
+    }
+
+    package func apiKey(signingKey: String) throws(MetadataError) -> APIKeyRow? {
+        try read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE signing_key = ?", arguments: [signingKey])
+                .map(Self.apiKey)
+        }
+    }
+
+    package func apiKeys(orgID: String, limit: Int, cursor: String?) throws(MetadataError) -> MetadataPage<APIKeyRow> {
+        try read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM api_keys WHERE org_id = ? AND id > ? ORDER BY id LIMIT ?",
+                arguments: [orgID, cursor ?? "", limit + 1]
+            ).map(Self.apiKey)
+            return MetadataPage(rows: Array(rows.prefix(limit)), nextCursor: rows.count > limit ? rows[limit - 1].id : nil)
+        }
+    }
+
+    package func revokeAPIKey(orgID: String, id: String) throws(MetadataError) -> Bool {
+        try write { db in
+            try db.execute(
+                sql: "UPDATE api_keys SET revoked_at = ? WHERE org_id = ? AND id = ? AND revoked_at IS NULL",
+                arguments: [Date().timeIntervalSince1970, orgID, id])
+            return db.changesCount > 0
+        }
+    }
+
+    package func touchAPIKey(id: String, at time: Double) throws(MetadataError) {
+        try write { db in
+            try db.execute(sql: "UPDATE api_keys SET last_used_at = ? WHERE id = ?", arguments: [time, id])
+        }
+    }
+
+    static func apiKey(_ row: Row) -> APIKeyRow {
+        let scopeNames: [String] = decode(row["scopes"]) ?? []
+        let repoIDs: String? = row["repo_ids"]
+        return APIKeyRow(
+            id: row["id"], orgID: row["org_id"], name: row["name"], signingKey: row["signing_key"],
+            scopes: scopeNames.compactMap(Scope.init(rawValue:)), repoIDs: repoIDs.flatMap { decode($0) },
+            tags: decode(row["tags"]) ?? [:], createdAt: row["created_at"], expiresAt: row["expires_at"],
+            lastUsedAt: row["last_used_at"], revokedAt: row["revoked_at"])
+    }
+
+    // MARK: Repos
+
+    package func createRepo(
+        orgID: String, name: String, defaultBookmark: String, tags: [String: String]
+    ) throws(MetadataError) -> RepoRow {
+        let row = RepoRow(
+            id: UUID().uuidString.lowercased(), orgID: orgID, name: name, defaultBookmark: defaultBookmark, tags: tags,
+            createdAt: Date().timeIntervalSince1970)
+        do {
+            try write { db in
+                try db.execute(
+                    sql: "INSERT INTO repos (id, org_id, name, default_bookmark, tags, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    arguments: [row.id, orgID, name, defaultBookmark, Self.json(tags), row.createdAt])
+            }
+        } catch .conflict {
+            throw .conflict("a repo named '\(name)' already exists")
+        }
+        return row
+    }
+
+    package func repo(orgID: String, name: String) throws(MetadataError) -> RepoRow? {
+        try read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM repos WHERE org_id = ? AND name = ?", arguments: [orgID, name])
+                .map(Self.repo)
+        }
+    }
+
+    package func repo(id: String) throws(MetadataError) -> RepoRow? {
+        try read { db in try Row.fetchOne(db, sql: "SELECT * FROM repos WHERE id = ?", arguments: [id]).map(Self.repo) }
+    }
+
+    package func repos(orgID: String, limit: Int, cursor: String?) throws(MetadataError) -> MetadataPage<RepoRow> {
+        try read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM repos WHERE org_id = ? AND name > ? ORDER BY name LIMIT ?",
+                arguments: [orgID, cursor ?? "", limit + 1]
+            ).map(Self.repo)
+            return MetadataPage(rows: Array(rows.prefix(limit)), nextCursor: rows.count > limit ? rows[limit - 1].name : nil)
+        }
+    }
+
+    package func repoCount(orgID: String) throws(MetadataError) -> Int {
+        try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM repos WHERE org_id = ?", arguments: [orgID]) ?? 0 }
+    }
+
+    package func updateRepo(_ repo: RepoRow) throws(MetadataError) {
+        do {
+            try write { db in
+                try db.execute(
+                    sql: "UPDATE repos SET name = ?, default_bookmark = ?, tags = ? WHERE id = ?",
+                    arguments: [repo.name, repo.defaultBookmark, Self.json(repo.tags), repo.id])
+            }
+        } catch .conflict {
+            throw .conflict("a repo named '\(repo.name)' already exists")
+        }
+    }
+
+    package func deleteRepo(id: String) throws(MetadataError) {
+        try write { db in
+            try db.execute(sql: "DELETE FROM bookmarks WHERE repo_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM changes WHERE repo_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM change_log WHERE repo_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM repos WHERE id = ?", arguments: [id])
+        }
+    }
+
+    package func bookmarkTarget(repoID: String, name: String) throws(MetadataError) -> String? {
+        try read { db in
+            try String.fetchOne(
+                db, sql: "SELECT change_id FROM bookmarks WHERE repo_id = ? AND name = ?", arguments: [repoID, name])
+        }
+    }
+
+    static func repo(_ row: Row) -> RepoRow {
+        RepoRow(
+            id: row["id"], orgID: row["org_id"], name: row["name"], defaultBookmark: row["default_bookmark"],
+            tags: decode(row["tags"]) ?? [:], createdAt: row["created_at"])
+    }
+
+    // MARK: Object references
+
+    package func addReferences(orgID: String, keys: [RecordKey], staged: Bool) throws(MetadataError) {
+        guard !keys.isEmpty else { return }
+        let now = Date().timeIntervalSince1970
+        try write { db in
+            let insert = try db.makeStatement(
+                sql: staged
+                    ? "INSERT OR IGNORE INTO org_objects (org_id, kind, id, staged_at) VALUES (?, ?, ?, ?)"
+                    : """
+                    INSERT INTO org_objects (org_id, kind, id, staged_at) VALUES (?, ?, ?, NULL)
+                    ON CONFLICT(org_id, kind, id) DO UPDATE SET staged_at = NULL
+                    """)
+            for key in keys {
+                var arguments: StatementArguments = [orgID, Int(key.kind.rawValue), Data(key.idBytes)]
+                if staged { arguments += [now] }
+                try insert.execute(arguments: arguments)
+            }
+        }
+    }
+
+    package func referenced(orgID: String, keys: [RecordKey]) throws(MetadataError) -> Set<RecordKey> {
+        guard !keys.isEmpty else { return [] }
+        return try read { db in
+            let select = try db.makeStatement(sql: "SELECT 1 FROM org_objects WHERE org_id = ? AND kind = ? AND id = ?")
+            var found = Set<RecordKey>()
+            for key in keys
+            where try Int.fetchOne(select, arguments: [orgID, Int(key.kind.rawValue), Data(key.idBytes)]) != nil {
+                found.insert(key)
+            }
+            return found
+        }
+    }
+
+    // MARK: Helpers
+
+    static func json(_ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        // Arrays and dictionaries of strings always encode.
+        return String(decoding: (try? encoder.encode(value)) ?? Data("null".utf8), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ text: String?) -> T? {
+        guard let text else { return nil }
+        return try? JSONDecoder().decode(T.self, from: Data(text.utf8))
+    }
+
+    static func randomToken(length: Int, alphabet: String) -> String {
+        let characters = Array(alphabet)
+        var generator = SystemRandomNumberGenerator()
+        return String((0..<length).map { _ in characters[Int(generator.next(upperBound: UInt64(characters.count)))] })
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import Hummingbird
+import MesaWire
+
+/// `GET /whoami`, `GET /{org}` and the API key routes.
+enum OrgRoutes {
+    static func register(on group: RouterGroup<MesaRequestContext>, services: ServerServices) {
+        group.get("whoami") { _, context in
+            let principal = try context.caller()
+            try principal.require(.read)
+            let org = principal.org
+            let body = WhoAmI(
+                org: .init(id: org.id, slug: org.slug, name: org.name), keyID: principal.key.id,
+                keyName: principal.key.name, scopes: principal.scopes)
+            return try JSONResponse.make(body)
+        }
+
+        group.get(":org") { _, context in
+            let (principal, org) = try RouteSupport.org(context)
+            try principal.require(.read)
+            let count = try await services.blocking { try services.metadata.repoCount(orgID: org.id) }
+            return try JSONResponse.make(OrgInfo(createdAt: RouteSupport.time(org.createdAt), numRepos: count))
+        }
+
+        group.post(":org/api-keys") { request, context in
+            let (principal, org) = try RouteSupport.org(context)
+            guard !principal.viaToken else {
+                throw APIError(.forbidden, "TOKEN_CANNOT_MINT", "a token cannot create API keys; use an admin API key")
+            }
+            try principal.require(.admin)
+            let body = try await RouteSupport.decode(CreateAPIKeyRequest.self, from: request, context: context)
+            let scopes = body.scopes ?? [.read, .write]
+            guard !scopes.isEmpty else { throw APIError.badRequest("scopes must not be empty") }
+            guard scopes.allSatisfy({ principal.scopes.allow($0) }) else {
+                throw APIError.forbidden("a key cannot be given scopes its creator does not have")
+            }
+            if let seconds = body.expiresInSeconds, !(100...31_536_000).contains(seconds) {
+                throw APIError.badRequest("expires_in_seconds must be between 100 and 31536000")
+            }
+            if let restriction = principal.key.repoIDs {
+                guard let wanted = body.repoIDs, Set(wanted).isSubset(of: restriction) else {
+                    throw APIError.forbidden("a repo-restricted key can only create keys restricted to the same repos")
+                }
+            }
+            let expiresAt = body.expiresInSeconds.map { Date().timeIntervalSince1970 + Double($0) }
+            let created = try await services.blocking {
+                try services.metadata.createAPIKey(
+                    orgID: org.id, name: body.name, scopes: scopes, repoIDs: body.repoIDs, expiresAt: expiresAt,
+                    tags: body.tags ?? [:])
+            }
+            let response = CreatedAPIKey(
+                id: created.row.id, key: created.key, name: created.row.name, scopes: created.row.scopes,
+                repoIDs: created.row.repoIDs, tags: created.row.tags, createdAt: RouteSupport.time(created.row.createdAt))
+            return try JSONResponse.make(response, status: .created)
+        }
+
+        group.get(":org/api-keys") { request, context in
+            let (principal, org) = try RouteSupport.org(context)
+            try principal.require(.admin)
+            let limit = try RouteSupport.limit(request)
+            let cursor = RouteSupport.query(request, "cursor")
+            let page = try await services.blocking {
+                try services.metadata.apiKeys(orgID: org.id, limit: limit, cursor: cursor)
+            }
+            let items = page.rows.map { row in
+                APIKeyInfo(
+                    id: row.id, name: row.name, scopes: row.scopes, repoIDs: row.repoIDs, tags: row.tags,
+                    createdAt: RouteSupport.time(row.createdAt), expiresAt: row.expiresAt.map(RouteSupport.time),
+                    lastUsedAt: row.lastUsedAt.map(RouteSupport.time), revokedAt: row.revokedAt.map(RouteSupport.time))
+            }
+            return try JSONResponse.make(Page(items: items, nextCursor: page.nextCursor, itemsKey: "api_keys"))
+        }
+
+        group.delete(":org/api-keys/:id") { _, context in
+            let (principal, org) = try RouteSupport.org(context)
+            try principal.require(.admin)
+            let id = try context.segment("id")
+            let revoked = try await services.blocking { try services.metadata.revokeAPIKey(orgID: org.id, id: id) }
+            guard revoked else { throw APIError.notFound("no active API key '\(id)' in org '\(org.slug)'") }
+            return try JSONResponse.make(SuccessResponse())
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import Hummingbird
+import MesaWire
+
+/// The repo routes: list, create, get, update, delete.
+enum RepoRoutes {
+    /// The virtual root change: the empty tree, where a new repo's default bookmark resolves until the first write.
+    static let rootChangeID = String(repeating: "z", count: 32)
+
+    static func register(on group: RouterGroup<MesaRequestContext>, services: ServerServices) {
+        group.get(":org/repos") { request, context in
+            let (principal, org) = try RouteSupport.org(context)
+            try principal.require(.read)
+            let limit = try RouteSupport.limit(request)
+            let cursor = RouteSupport.query(request, "cursor")
+            let repos = try await services.blocking { () throws -> (items: [Repo], next: String?) in
+                // A repo-restricted credential sees only its repos; page until a page has some or the list ends.
+                var cursor = cursor
+                var items: [Repo] = []
+                while true {
+                    let page = try services.metadata.repos(orgID: org.id, limit: limit, cursor: cursor)
+                    items += try page.rows.filter(principal.canAccess).map { try json($0, org: org, services: services) }
+                    cursor = page.nextCursor
+                    if !items.isEmpty || cursor == nil { return (items, cursor) }
+                }
+            }
+            return try JSONResponse.make(Page(items: repos.items, nextCursor: repos.next, itemsKey: "repos"))
+        }
+
+        group.post(":org/repos") { request, context in
+            let (principal, org) = try RouteSupport.org(context)
+            try principal.require(.write)
+            guard principal.isUnrestricted else { throw APIError.forbidden("a repo-restricted credential cannot create repos") }
+            let body = try await RouteSupport.decode(CreateRepoRequest.self, from: request, context: context)
+            let name = body.name ?? "repo-" + UUID().uuidString.prefix(8).lowercased()
+            try RouteSupport.validateRepoName(name)
+            let bookmark = body.defaultBookmark ?? "main"
+            try RouteSupport.validateBookmarkName(bookmark)
+            let repo = try await services.blocking {
+                let row = try services.metadata.createRepo(
+                    orgID: org.id, name: name, defaultBookmark: bookmark, tags: body.tags ?? [:])
+                return try json(row, org: org, services: services)
+            }
+            return try JSONResponse.make(repo, status: .created)
+        }
+
+        group.get(":org/:repo") { _, context in
+            let (row, org) = try await resolve(context, services: services, scope: .read)
+            return try JSONResponse.make(try await services.blocking { try json(row, org: org, services: services) })
+        }
+
+        group.patch(":org/:repo") { request, context in
+            let (resolved, org) = try await resolve(context, services: services, scope: .write)
+            var row = resolved
+            let body = try await RouteSupport.decode(UpdateRepoRequest.self, from: request, context: context)
+            if let name = body.name {
+                try RouteSupport.validateRepoName(name)
+                row.name = name
+            }
+            if let bookmark = body.defaultBookmark {
+                try RouteSupport.validateBookmarkName(bookmark)
+                row.defaultBookmark = bookmark
+            }
+            for (key, value) in body.tags ?? [:] { row.tags[key] = value }
+            let updated = row
+            let repo = try await services.blocking {
+                try services.metadata.updateRepo(updated)
+                return try json(updated, org: org, services: services)
+            }
+            return try JSONResponse.make(repo)
+        }
+
+        group.delete(":org/:repo") { _, context in
+            let (row, _) = try await resolve(context, services: services, scope: .write)
+            try await services.blocking { try services.metadata.deleteRepo(id: row.id) }
+            return try JSONResponse.make(SuccessResponse())
+        }
+    }
+
+    /// The repo named in the path, checked against the caller's org, scope and repo restriction.
+    static func resolve(
+        _ context: MesaRequestContext, services: ServerServices, scope: Scope
+    ) async throws -> (RepoRow, OrgRow) {
+        let (principal, org) = try RouteSupport.org(context)
+        let name = try context.segment("repo")
+        guard let row = try await services.blocking({ try services.metadata.repo(orgID: org.id, name: name) }) else {
+            throw APIError.notFound("repo '\(org.slug)/\(name)' does not exist")
+        }
+        try principal.require(scope, on: row)
+        return (row, org)
+    }
+
+    /// The REST body of a repo (blocking: reads its default bookmark).
+    static func json(_ row: RepoRow, org: OrgRow, services: ServerServices) throws -> Repo {
+        let head = try services.metadata.bookmarkTarget(repoID: row.id, name: row.defaultBookmark) ?? rootChangeID
+        return Repo(
+            id: row.id, org: org.slug, name: row.name, defaultBookmark: row.defaultBookmark, headChangeID: head,
+            createdAt: RouteSupport.time(row.createdAt), tags: row.tags)
+    }
+}

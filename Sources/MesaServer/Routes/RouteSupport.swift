@@ -1,0 +1,60 @@
+import Foundation
+import Hummingbird
+import MesaWire
+
+/// Validation and lookups shared by the routes.
+enum RouteSupport {
+    /// Repo names become directory names: `^[A-Za-z0-9._-]{1,100}$`, never `.` or `..` (DESIGN.md section 6).
+    static func validateRepoName(_ name: String) throws(APIError) {
+        let allowed = name.utf8.allSatisfy { byte in
+            (48...57).contains(byte) || (65...90).contains(byte) || (97...122).contains(byte) || byte == 46 || byte == 95
+                || byte == 45
+        }
+        guard (1...100).contains(name.utf8.count), allowed, name != ".", name != ".." else {
+            throw .badRequest("repo name '\(name)' must be 1-100 characters of A-Z a-z 0-9 . _ - and not '.' or '..'")
+        }
+    }
+
+    /// Bookmark names follow git's branch rules, simplified: no spaces or control characters, no `..`, no leading
+    /// `-` or `/`, no trailing `/` or `.lock`.
+    static func validateBookmarkName(_ name: String) throws(APIError) {
+        let bad = name.isEmpty || name.utf8.count > 200 || name.contains("..") || name.hasPrefix("-")
+            || name.hasPrefix("/") || name.hasSuffix("/") || name.hasSuffix(".lock") || name.contains("//")
+            || name.unicodeScalars.contains { $0.value < 0x21 || $0.value == 0x7f || "~^:?*[\\".unicodeScalars.contains($0) }
+        if bad { throw .badRequest("'\(name)' is not a valid bookmark name") }
+    }
+
+    /// `?limit` (default 50, at most 100).
+    static func limit(_ request: Request) throws(APIError) -> Int {
+        guard let text = request.uri.queryParameters.get("limit") else { return 50 }
+        guard let value = Int(text), (1...100).contains(value) else {
+            throw .badRequest("limit must be a whole number from 1 to 100")
+        }
+        return value
+    }
+
+    /// Reads a query parameter, percent-decoded.
+    static func query(_ request: Request, _ name: String) -> String? {
+        request.uri.queryParameters.get(name).flatMap { $0.replacingOccurrences(of: "+", with: " ").removingPercentEncoding }
+    }
+
+    /// The org of the path, which must be the caller's.
+    static func org(_ context: MesaRequestContext) throws(APIError) -> (Principal, OrgRow) {
+        let principal = try context.caller()
+        let slug = try context.segment("org")
+        guard slug == principal.org.slug else {
+            throw .forbidden("the credential belongs to org '\(principal.org.slug)', not '\(slug)'")
+        }
+        return (principal, principal.org)
+    }
+
+    /// Decodes a JSON body into `T`; an empty body decodes as `{}` when `T` allows it.
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: MesaRequestContext) async throws -> T {
+        let buffer = try await request.body.collect(upTo: context.maxUploadSize)
+        let data = buffer.readableBytes == 0 ? Data("{}".utf8) : Data(buffer.readableBytesView)
+        return try JSONDecoder().decode(T.self, from: data)
+    }
+
+    /// Mesa's timestamp text for seconds since the epoch.
+    static func time(_ seconds: Double) -> String { Timestamp.format(seconds) }
+}
