@@ -94,6 +94,17 @@ let package = Package(
             dependencies: ["CFuse", "CGit2", "CZstd", "CCurl"],
             swiftSettings: strictSettings
         ),
+        .testTarget(
+            name: "MesaServerTests",
+            dependencies: [
+                "MesaServer", "MesaWire", "MesaCore", "MesaStore", "MesaTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "MesaWireTests", dependencies: ["MesaWire"], swiftSettings: strictSettings),
         .testTarget(name: "MesaCoreTests", dependencies: ["MesaCore", "MesaTesting"], swiftSettings: strictSettings),
         .testTarget(

@@ -25,6 +25,13 @@ package final class ServerServices: Sendable {
         self.logger = logger
     }
 
+    /// Closes the content store and stops the pool, blocking the calling thread (tests and tools; the server uses
+    /// ``MesaServerApplication/close(_:)``).
+    package func closeSynchronously() throws {
+        try store.close()
+        try pool.syncShutdownGracefully()
+    }
+
     /// Runs blocking work on the pool and returns its result.
     package func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await pool.runIfActive(body)

@@ -1,0 +1,94 @@
+import Foundation
+import HTTPTypes
+import MesaServer
+import MesaWire
+import Testing
+
+@Suite struct RepoRouteTests {
+    @Test func reposAreCreatedListedPagedUpdatedAndDeleted() async throws {
+        let server = try ServerHarness()
+        let key = server.adminKey
+        try await server.test { client in
+            for name in ["e", "d", "c", "b", "a"] {
+                let reply = try await client.send(
+                    .post, "/v1/local/repos", credential: key, json: #"{"name":"\#(name)","tags":{"team":"x"}}"#)
+                #expect(reply.status == .created)
+                let repo = try reply.decode(Repo.self)
+                #expect(repo.headChangeID == String(repeating: "z", count: 32))
+                #expect(repo.defaultBookmark == "main")
+                // Every key is present, upstream as null.
+                #expect(reply.text.contains(#""upstream":null"#))
+            }
+            var names: [String] = []
+            var cursor: String?
+            repeat {
+                let query = cursor.map { "&cursor=\($0)" } ?? ""
+                let page = try await client.send(.get, "/v1/local/repos?limit=2\(query)", credential: key).decode(Page<Repo>.self)
+                names += page.items.map(\.name)
+                #expect(page.hasMore == (page.nextCursor != nil))
+                cursor = page.nextCursor
+            } while cursor != nil
+            #expect(names == ["a", "b", "c", "d", "e"])
+
+            let duplicate = try await client.send(.post, "/v1/local/repos", credential: key, json: #"{"name":"a"}"#)
+            #expect(duplicate.status == .conflict)
+
+            let patched = try await client.send(
+                .patch, "/v1/local/a", credential: key,
+                json: #"{"name":"renamed","default_bookmark":"trunk","tags":{"team":null,"new":"y"}}"#)
+            #expect(patched.status == .ok)
+            let repo = try patched.decode(Repo.self)
+            #expect(repo.name == "renamed" && repo.defaultBookmark == "trunk" && repo.tags == ["new": "y"])
+
+            let info = try await client.send(.get, "/v1/local", credential: key).decode(OrgInfo.self)
+            #expect(info.numRepos == 5)
+
+            #expect(try await client.send(.delete, "/v1/local/renamed", credential: key).decode(SuccessResponse.self).success)
+            #expect(try await client.send(.get, "/v1/local/renamed", credential: key).status == .notFound)
+        }
+    }
+
+    @Test(arguments: [#"{"name":".."}"#, #"{"name":"a b"}"#, #"{"name":""}"#, #"{"name":5}"#, "{", #"{"default_bookmark":"x..y"}"#])
+    func badBodiesAre400WithTheErrorBody(body: String) async throws {
+        let server = try ServerHarness()
+        try await server.test { client in
+            let reply = try await client.send(.post, "/v1/local/repos", credential: server.adminKey, json: body)
+            #expect(reply.status == .badRequest)
+            #expect(reply.errorCode == "BAD_REQUEST")
+            #expect(!reply.text.contains(#""details":null"#))
+        }
+    }
+
+    @Test func unknownRoutesAndBadLimitsGetJSONErrors() async throws {
+        let server = try ServerHarness()
+        try await server.test { client in
+            let missing = try await client.send(.get, "/v1/local/repo/x/y/z", credential: server.adminKey)
+            #expect(missing.status == .notFound)
+            #expect(missing.errorCode == "NOT_FOUND")
+            let limit = try await client.send(.get, "/v1/local/repos?limit=1000", credential: server.adminKey)
+            #expect(limit.status == .badRequest)
+            #expect(try await client.send(.get, "/healthz", credential: nil).status == .ok)
+        }
+    }
+
+    @Test func apiKeyListsNeverShowSecrets() async throws {
+        let server = try ServerHarness()
+        try await server.test { client in
+            let created = try await client.send(
+                .post, "/v1/local/api-keys", credential: server.adminKey, json: #"{"name":"ci","expires_in_seconds":3600}"#)
+            let secret = try created.decode(CreatedAPIKey.self).key
+            let list = try await client.send(.get, "/v1/local/api-keys", credential: server.adminKey)
+            #expect(list.status == .ok)
+            #expect(!list.text.contains(secret))
+            #expect(!list.text.contains(server.adminKey))
+            let keys = try list.decode(Page<APIKeyInfo>.self)
+            #expect(keys.items.count == 2)
+            #expect(keys.items.contains { $0.name == "ci" && $0.expiresAt != nil })
+            // Every documented key is present, null where empty.
+            #expect(list.text.contains(#""revoked_at":null"#) && list.text.contains(#""metadata":null"#))
+            let tooLong = try await client.send(
+                .post, "/v1/local/api-keys", credential: server.adminKey, json: #"{"expires_in_seconds":5}"#)
+            #expect(tooLong.status == .badRequest)
+        }
+    }
+}
