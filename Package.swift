@@ -105,7 +105,7 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        .testTarget(name: "MesaWireTests", dependencies: ["MesaWire"], swiftSettings: strictSettings),
+        .testTarget(name: "MesaWireTests", dependencies: ["MesaWire", "MesaCore"], swiftSettings: strictSettings),
         .testTarget(name: "MesaCoreTests", dependencies: ["MesaCore", "MesaTesting"], swiftSettings: strictSettings),
         .testTarget(
             name: "MesaStoreTests",

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Mesa's error body: `{"error": {"code": "...", "message": "...", "details": {...}?, "trace_id": "..."?}}`.
 /// `details` is an object or absent, never `null` (MESA-API.md, wire details).
 public struct ErrorBody: Codable, Sendable, Equatable {
@@ -32,6 +34,22 @@ public struct ErrorBody: Codable, Sendable, Equatable {
     /// Creates an error body.
     public init(code: String, message: String, details: [String: JSONValue]? = nil, traceID: String? = nil) {
         error = Detail(code: code, message: message, details: details, traceID: traceID)
+    }
+}
+
+extension ErrorBody {
+    /// The body as compact JSON.
+    public var jsonBytes: [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        // An ErrorBody holds only strings and JSON values, which always encode.
+        return Array((try? encoder.encode(self)) ?? Data())
+    }
+
+    /// Decodes an error body from JSON bytes.
+    public init?(jsonBytes: [UInt8]) {
+        guard let body = try? JSONDecoder().decode(ErrorBody.self, from: Data(jsonBytes)) else { return nil }
+        self = body
     }
 }
 

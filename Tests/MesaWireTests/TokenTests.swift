@@ -1,4 +1,5 @@
 import Foundation
+import MesaCore
 import MesaWire
 import Testing
 
@@ -94,5 +95,63 @@ import Testing
         let detailed = ErrorBody(code: "MERGE_CONFLICT", message: "m", details: ["conflict_paths": .array([.string("a")])])
         let decoded = try JSONDecoder().decode(ErrorBody.self, from: try encoder.encode(detailed))
         #expect(decoded == detailed)
+    }
+}
+
+@Suite struct SyncFrameTests {
+    private func stream(_ frames: [SyncFrame]) -> [UInt8] {
+        SyncFrameEncoder.magic + frames.flatMap(SyncFrameEncoder.encode)
+    }
+
+    private let record = SyncRecord(
+        key: RecordKey(chunk: ChunkID(bytes: [UInt8](repeating: 9, count: 32))!), codec: 0, rawLength: 5,
+        stored: Array("hello".utf8))
+
+    @Test(arguments: [1, 3, 7, 1000])
+    func framesDecodeWhateverTheSplit(split: Int) throws {
+        let frames: [SyncFrame] = [
+            .json(Array(#"{"a":1}"#.utf8)), .record(record), .record(record), .end(recordCount: 2),
+        ]
+        let bytes = stream(frames)
+        var decoder = SyncFrameDecoder()
+        var decoded: [SyncFrame] = []
+        var index = 0
+        while index < bytes.count {
+            decoder.feed(bytes[index..<min(bytes.count, index + split)])
+            index += split
+            while let frame = try decoder.next() { decoded.append(frame) }
+        }
+        try decoder.finish()
+        #expect(decoded == frames)
+    }
+
+    @Test func corruptTruncatedAndOversizedStreamsAreRefused() throws {
+        var bytes = stream([.record(record), .end(recordCount: 1)])
+        bytes[8 + 16 + 32] ^= 0xff  // a payload byte
+        var decoder = SyncFrameDecoder()
+        decoder.feed(bytes)
+        #expect(throws: SyncStreamError.checksumMismatch(record.key)) { try decoder.next() }
+
+        var truncated = SyncFrameDecoder()
+        truncated.feed(stream([.record(record)]))
+        _ = try truncated.next()
+        #expect(throws: SyncStreamError.truncated) { try truncated.finish() }
+
+        var miscounted = SyncFrameDecoder()
+        miscounted.feed(stream([.record(record), .end(recordCount: 2)]))
+        _ = try miscounted.next()
+        #expect(throws: SyncStreamError.countMismatch(expected: 2, received: 1)) { try miscounted.next() }
+
+        var small = SyncFrameDecoder(limits: SyncLimits(maxRecordBytes: 4, maxJSONBytes: 4, maxPushBytes: 10, maxKeysPerRequest: 1))
+        small.feed(stream([.record(record)]))
+        #expect(throws: SyncStreamError.self) { try small.next() }
+
+        var wrongMagic = SyncFrameDecoder()
+        wrongMagic.feed(Array("GET / HTTP/1.1\r\n".utf8))
+        #expect(throws: SyncStreamError.badMagic) { try wrongMagic.next() }
+
+        var errors = SyncFrameDecoder()
+        errors.feed(stream([.error(ErrorBody(code: "INTERNAL", message: "disk failed"))]))
+        #expect(try errors.next() == .error(ErrorBody(code: "INTERNAL", message: "disk failed")))
     }
 }
