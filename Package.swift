@@ -50,10 +50,19 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "MesaTree",
+            dependencies: [
+                "MesaCore", "MesaStore", "CGit2",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "MesaCLI",
             dependencies: [
-                "MesaCore", "MesaStore",
+                "MesaCore", "MesaStore", "MesaTree",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
@@ -74,6 +83,11 @@ let package = Package(
         .testTarget(
             name: "MesaStoreTests",
             dependencies: ["MesaStore", "MesaCore", "MesaTesting", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MesaTreeTests",
+            dependencies: ["MesaTree", "MesaStore", "MesaCore", "MesaTesting"],
             swiftSettings: strictSettings
         ),
         .testTarget(
