@@ -41,6 +41,7 @@ extension MesaRepository {
     ///   - branch: the branch name; `nil` for the branch `HEAD` points at.
     /// - Throws: ``TreeError/nonUTF8Path(_:)`` naming the first path that is not UTF-8; libgit2 errors for an
     ///   unreadable repository or unknown branch.
+    @discardableResult
     package func importGit(
         repositoryAt path: String,
         branch: String? = nil,
