@@ -59,7 +59,9 @@ struct ImportCommand: ParsableCommand {
         print(
             "commits \(report.commits) (new \(report.newCommits)), new trees \(report.newTrees), "
                 + "new blobs \(report.newBlobs) (\(ByteCount(report.newBlobBytes)))")
-        print("took \(String(format: "%.3f", seconds)) s")
+        let commitRate = seconds > 0 ? Double(report.commits) / seconds : 0
+        let byteRate = seconds > 0 ? Double(report.newBlobBytes) / seconds / 1e6 : 0
+        print(String(format: "took %.3f s (%.0f commits/s, %.1f MB/s of new blob content)", seconds, commitRate, byteRate))
     }
 }
 

@@ -105,6 +105,15 @@ package final class MesaRepository: Sendable {
         return try TreeCodec.decode(body, id: id, path: path)
     }
 
+    /// A stored tree's raw body.
+    func treeBody(_ id: ObjectID) throws(TreeError) -> [UInt8] {
+        do throws(StoreError) {
+            return try store.get(RecordKey(.tree, object: id))
+        } catch {
+            throw TreeError(error)
+        }
+    }
+
     /// Encodes, hashes and stores a tree made of `entries` (any order; names must be unique).
     /// - Returns: the tree id.
     @discardableResult
