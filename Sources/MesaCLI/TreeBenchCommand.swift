@@ -59,9 +59,11 @@ struct TreeBenchCommand: ParsableCommand {
             changes.append(.upsert(path: paths[(index * 104_729) % files], blob: blob, mode: .regular))
         }
         let head = try repository.applying(changes, to: base)
+        let hitsBefore = contentStore.stats().hits
         start = ContinuousClock.now
         let diff = try repository.diff(from: base, to: head)
         report("diff of two \(files)-file trees differing in \(diff.entries.count) files", since: start)
+        print("  store records read by the diff: \(contentStore.stats().hits - hitsBefore)")
         start = ContinuousClock.now
         let text = try repository.unifiedDiff(from: base, to: head)
         report("unified diff of the same (\(text.utf8.count) bytes)", since: start)
