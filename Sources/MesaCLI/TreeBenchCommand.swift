@@ -47,10 +47,12 @@ struct TreeBenchCommand: ParsableCommand {
         var tree = base
         for edit in 0..<edits {
             let blob = try repository.writeBlob(Array("edit \(edit)\n".utf8))
-            tree = try repository.applying([.upsert(path: paths[(edit * 7919) % files], blob: blob, mode: .regular)], to: tree)
+            let path = paths[(edit * 7919) % files]
+            tree = try repository.applying([.upsert(path: path, blob: blob, mode: .regular)], to: tree)
         }
         let perEdit = (ContinuousClock.now - start).seconds / Double(edits)
-        print(String(format: "one-file edit in a %d-file tree: %.3f ms mean over %d edits", files, perEdit * 1000, edits))
+        print(
+            String(format: "one-file edit in a %d-file tree: %.3f ms mean over %d edits", files, perEdit * 1000, edits))
         print("  records added per edit: \((contentStore.stats().records - treesBefore) / edits) (blob, chunk, trees)")
 
         var changes: [TreeEdit] = []

@@ -61,7 +61,9 @@ struct ImportCommand: ParsableCommand {
                 + "new blobs \(report.newBlobs) (\(ByteCount(report.newBlobBytes)))")
         let commitRate = seconds > 0 ? Double(report.commits) / seconds : 0
         let byteRate = seconds > 0 ? Double(report.newBlobBytes) / seconds / 1e6 : 0
-        print(String(format: "took %.3f s (%.0f commits/s, %.1f MB/s of new blob content)", seconds, commitRate, byteRate))
+        print(
+            String(
+                format: "took %.3f s (%.0f commits/s, %.1f MB/s of new blob content)", seconds, commitRate, byteRate))
     }
 }
 
@@ -90,6 +92,8 @@ struct ExportCommand: ParsableCommand {
         let contentStore = try ContentStore(path: store)
         let report = try MesaRepository(store: contentStore).export(id, to: directory)
         try contentStore.close()
-        print("files \(report.files), symlinks \(report.symlinks), directories \(report.directories), \(ByteCount(report.bytes))")
+        print(
+            "files \(report.files), symlinks \(report.symlinks), directories \(report.directories), "
+                + "\(ByteCount(report.bytes))")
     }
 }

@@ -63,12 +63,14 @@ extension MesaRepository {
 
             var buffer = git_buf()
             defer { git_buf_dispose(&buffer) }
+            // SAFETY: the array of commit pointers lives for the call; libgit2 only reads it.
             let created = parentObjects.withUnsafeMutableBufferPointer { parentArray in
                 git_commit_create_buffer(
                     &buffer, handle.repository, authorSignature, committerSignature, nil, message, treeObject,
                     parentArray.count, parentArray.baseAddress)
             }
             try GitError.check(created, operation: "git_commit_create_buffer")
+            // SAFETY: libgit2 filled `buffer` with `size` bytes; they are copied before the deferred dispose.
             var bytes = Array(UnsafeRawBufferPointer(start: buffer.ptr, count: buffer.size))
             if let changeID { bytes = try Self.inserting(changeID, into: bytes) }
 

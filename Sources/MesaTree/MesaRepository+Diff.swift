@@ -27,7 +27,11 @@ extension MesaRepository {
     }
 
     /// The diff as `git diff` prints it (`git_diff_to_buf` with `GIT_DIFF_FORMAT_PATCH`).
-    package func unifiedDiff(from old: ObjectID?, to new: ObjectID?, contextLines: Int = 3) throws(TreeError) -> String {
+    package func unifiedDiff(
+        from old: ObjectID?,
+        to new: ObjectID?,
+        contextLines: Int = 3
+    ) throws(TreeError) -> String {
         let oldTree = try old.map { (id) throws(TreeError) in try rootTree(of: id) }
         let newTree = try new.map { (id) throws(TreeError) in try rootTree(of: id) }
         return try git.withHandle { (handle) throws(TreeError) -> String in
@@ -36,6 +40,7 @@ extension MesaRepository {
             var buffer = git_buf()
             defer { git_buf_dispose(&buffer) }
             try GitError.check(git_diff_to_buf(&buffer, diff, GIT_DIFF_FORMAT_PATCH), operation: "git_diff_to_buf")
+            // SAFETY: libgit2 filled `buffer` with `size` bytes; it is copied here, before the deferred dispose.
             return String(decoding: UnsafeRawBufferPointer(start: buffer.ptr, count: buffer.size), as: UTF8.self)
         }
     }
@@ -96,6 +101,7 @@ extension MesaRepository {
         let newPath = delta.new_file.path.map { String(cString: $0) } ?? oldPath
         var hunks: [DiffHunk] = []
         for hunkIndex in 0..<git_patch_num_hunks(patch) {
+            // SAFETY: hunk and line pointers belong to `patch`, which outlives this loop; values are copied at once.
             var hunkPointer: UnsafePointer<git_diff_hunk>?
             var lineCount = 0
             try GitError.check(
@@ -111,6 +117,7 @@ extension MesaRepository {
                 guard let line = linePointer?.pointee else { continue }
                 lines.append(diffLine(line))
             }
+            // SAFETY: `header` is a fixed 128-byte array of which libgit2 sets `header_len` bytes.
             let header = withUnsafeBytes(of: hunk.header) { raw in
                 String(decoding: raw.prefix(hunk.header_len), as: UTF8.self)
             }
@@ -137,6 +144,7 @@ extension MesaRepository {
     private static func diffLine(_ line: git_diff_line) -> DiffLine {
         let text =
             line.content.map { content in
+                // SAFETY: `content` points at `content_len` bytes of the patch's buffer (not NUL-terminated).
                 content.withMemoryRebound(to: UInt8.self, capacity: line.content_len) { bytes in
                     String(decoding: UnsafeBufferPointer(start: bytes, count: line.content_len), as: UTF8.self)
                 }

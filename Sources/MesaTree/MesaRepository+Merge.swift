@@ -23,7 +23,9 @@ extension MesaRepository {
         let baseTree = try base.map { (id) throws(TreeError) in try rootTree(of: id) }
         let ourTree = try rootTree(of: ours)
         let theirTree = try rootTree(of: theirs)
-        for tree in [baseTree, ourTree, theirTree] where tree == TreeCodec.emptyTreeID { _ = try storeTree(body: []) }
+        for tree in [baseTree, ourTree, theirTree] where tree == TreeCodec.emptyTreeID {
+            _ = try storeTree(body: [])
+        }
 
         let (cleanTree, rawConflicts) = try git.withHandle {
             (handle) throws(TreeError) -> (ObjectID, [MergeConflict]) in
@@ -36,7 +38,8 @@ extension MesaRepository {
 
             var options = git_merge_options()
             try GitError.check(
-                git_merge_options_init(&options, UInt32(GIT_MERGE_OPTIONS_VERSION)), operation: "git_merge_options_init")
+                git_merge_options_init(&options, UInt32(GIT_MERGE_OPTIONS_VERSION)),
+                operation: "git_merge_options_init")
             options.flags |= GIT_MERGE_FIND_RENAMES.rawValue
             var index: OpaquePointer?
             try GitError.check(
@@ -46,7 +49,8 @@ extension MesaRepository {
 
             var conflicts: [MergeConflict] = []
             if git_index_has_conflicts(index) != 0 {
-                conflicts = try Self.conflicts(in: index, handle: handle, oursLabel: oursLabel, theirsLabel: theirsLabel)
+                conflicts = try Self.conflicts(
+                    in: index, handle: handle, oursLabel: oursLabel, theirsLabel: theirsLabel)
                 try GitError.check(git_index_conflict_cleanup(index), operation: "git_index_conflict_cleanup")
             }
             var oid = git_oid()
@@ -85,6 +89,7 @@ extension MesaRepository {
         defer { git_index_conflict_iterator_free(iterator) }
         var conflicts: [MergeConflict] = []
         while true {
+            // SAFETY: the entries belong to `index`, which outlives the loop; their fields are copied at once.
             var ancestor: UnsafePointer<git_index_entry>?
             var ours: UnsafePointer<git_index_entry>?
             var theirs: UnsafePointer<git_index_entry>?
@@ -147,6 +152,7 @@ extension MesaRepository {
             }
         }
         try GitError.check(code, operation: "git_merge_file_from_index")
+        // SAFETY: libgit2 owns `len` bytes at `ptr` until `git_merge_file_result_free`, deferred above.
         return Array(UnsafeRawBufferPointer(start: result.ptr, count: result.len))
     }
 }

@@ -33,6 +33,7 @@ package enum TreeError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The input is unusable.
     case invalidArgument(String)
 
+    /// A message that says what failed, with its context.
     package var description: String {
         switch self {
         case .store(let error): "store: \(error)"

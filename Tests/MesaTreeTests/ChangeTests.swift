@@ -7,10 +7,12 @@ import Testing
 
 @Suite struct ChangeIDTests {
     @Test func textFormUsesTheReverseHexAlphabet() throws {
-        let id = try #require(ChangeID(bytes: [0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef] + [0x00, 0xff] + [UInt8](repeating: 0x10, count: 6)))
+        let bytes: [UInt8] =
+            [0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x00, 0xff] + Array(repeating: 0x10, count: 6)
+        let id = try #require(ChangeID(bytes: bytes))
         #expect(id.description == "zyxwvutsrqponmlkzzkkyzyzyzyzyzyz")
         #expect(ChangeID(parsing: id.description) == id)
-        #expect(id.bytes == [0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x00, 0xff] + [UInt8](repeating: 0x10, count: 6))
+        #expect(id.bytes == bytes)
         #expect(ChangeID.root.description == String(repeating: "z", count: 32))
         #expect(ChangeID(parsing: String(repeating: "z", count: 32)) == .root)
         #expect(ChangeID.root.isRoot)

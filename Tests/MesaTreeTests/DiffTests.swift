@@ -57,7 +57,8 @@ import Testing
         #expect((hunk.oldStart, hunk.oldLines, hunk.newStart, hunk.newLines) == (2, 7, 2, 7))
         // Like git, the header names the nearest preceding line that looks like a function ("line 1").
         #expect(hunk.header == "@@ -2,7 +2,7 @@ line 1")
-        #expect(hunk.lines.map(\.kind) == [.context, .context, .context, .deleted, .added, .context, .context, .context])
+        let kinds: [DiffLineKind] = [.context, .context, .context, .deleted, .added, .context, .context, .context]
+        #expect(hunk.lines.map(\.kind) == kinds)
         #expect(hunk.lines[3].text == "line 5")
         #expect(hunk.lines[4].text == "line five")
         #expect((keep.additions, keep.deletions) == (1, 1))

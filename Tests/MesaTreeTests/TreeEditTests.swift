@@ -142,8 +142,8 @@ import Testing
             for middle in 0..<10 {
                 for bottom in 0..<10 {
                     for file in 0..<100 {
-                        edits.append(
-                            .upsert(path: "d\(top)/e\(middle)/f\(bottom)/file\(file).txt", blob: blobs[file], mode: .regular))
+                        let path = "d\(top)/e\(middle)/f\(bottom)/file\(file).txt"
+                        edits.append(.upsert(path: path, blob: blobs[file], mode: .regular))
                     }
                 }
             }

@@ -13,10 +13,12 @@ package final class InMemoryChangeCatalog: ChangeCatalog {
     /// Creates an empty catalog.
     package init() {}
 
+    /// The change with this id, if any.
     package func change(_ id: ChangeID) throws(TreeError) -> ChangeRecord? {
         tables.withLock { $0.changes[id] }
     }
 
+    /// Creates or updates a change if its current commit matches `expected`.
     package func putChange(_ record: ChangeRecord, expected: Expectation<ObjectID>) throws(TreeError) {
         try tables.withLock { (tables) throws(TreeError) in
             let current = tables.changes[record.id]?.commit
@@ -27,14 +29,17 @@ package final class InMemoryChangeCatalog: ChangeCatalog {
         }
     }
 
+    /// Every change.
     package func changes() throws(TreeError) -> [ChangeRecord] {
         tables.withLock { Array($0.changes.values) }
     }
 
+    /// The bookmark with this name, if any.
     package func bookmark(named name: String) throws(TreeError) -> Bookmark? {
         tables.withLock { tables in tables.bookmarks[name].map { Bookmark(name: name, change: $0) } }
     }
 
+    /// Creates or moves a bookmark if it points at `expected`.
     package func putBookmark(_ bookmark: Bookmark, expected: Expectation<ChangeID>) throws(TreeError) {
         try tables.withLock { (tables) throws(TreeError) in
             let current = tables.bookmarks[bookmark.name]
@@ -45,6 +50,7 @@ package final class InMemoryChangeCatalog: ChangeCatalog {
         }
     }
 
+    /// Deletes a bookmark if it points at `expected`.
     package func deleteBookmark(named name: String, expected: Expectation<ChangeID>) throws(TreeError) {
         try tables.withLock { (tables) throws(TreeError) in
             guard let current = tables.bookmarks[name] else { throw .bookmarkNotFound(name) }
@@ -55,6 +61,7 @@ package final class InMemoryChangeCatalog: ChangeCatalog {
         }
     }
 
+    /// Every bookmark, sorted by name.
     package func bookmarks() throws(TreeError) -> [Bookmark] {
         tables.withLock { tables in
             tables.bookmarks.map { Bookmark(name: $0.key, change: $0.value) }.sorted { $0.name < $1.name }

@@ -64,6 +64,8 @@ enum StoreBackend {
         let context = Unmanaged.passRetained(StoreBackendContext(store: store)).toOpaque()
         (raw + contextOffset).storeBytes(of: context, as: UnsafeMutableRawPointer.self)
 
+        // SAFETY: libgit2 passes out-pointers and an oid valid for the duration of each callback, and a `write`
+        // buffer of `length` bytes; the callbacks copy what they keep and write results only through the out-pointers.
         backend.pointee.read = { data, length, type, backend, oid in
             guard let data, let length, let type, let backend, let oid else { return GIT_EINVALID.rawValue }
             return StoreBackend.read(data, length, type, StoreBackend.context(backend), ObjectID(oid), backend)

@@ -74,6 +74,7 @@ package enum DirectorySnapshot {
         var info = stat()
         try FileSystem.call("fstat", path) { fstat(descriptor, &info) }
         var hasher = GitBlobHasher(size: Int64(info.st_size))
+        // SAFETY: allocated and freed here; `read` fills at most `count` bytes and only those are hashed.
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
         var total: Int64 = 0
@@ -92,6 +93,7 @@ package enum DirectorySnapshot {
     /// A symlink's target bytes.
     static func readLink(_ path: String, size: Int) throws(TreeError) -> [UInt8] {
         // One byte more than lstat reported, so a target that grew in between is seen as truncated, not cut.
+        // SAFETY: allocated and freed here; only the `count` bytes readlink wrote are read.
         let buffer = UnsafeMutableBufferPointer<CChar>.allocate(capacity: max(size, 1) + 1)
         defer { buffer.deallocate() }
         // A freshly allocated buffer of at least two elements always has a base address.

@@ -34,8 +34,8 @@ package struct ImportReport: Sendable, Hashable {
 
 extension MesaRepository {
     /// Imports one branch of a local git repository: its whole history, or with `tipOnly` only the tip commit and
-    /// its tree. Each commit becomes a change whose id is derived from the commit id (``ChangeID/init(importedCommit:)``),
-    /// and a bookmark named after the branch points at the tip's change.
+    /// its tree. Each commit becomes a change whose id is derived from the commit id
+    /// (``ChangeID/init(importedCommit:)``), and a bookmark named after the branch points at the tip's change.
     /// - Parameters:
     ///   - path: the repository (working tree or bare `.git` directory).
     ///   - branch: the branch name; `nil` for the branch `HEAD` points at.
@@ -193,6 +193,7 @@ private final class GitSource {
         guard git_odb_object_type(object) == type else {
             throw .wrongObjectKind(id, expected: String(cString: git_object_type2string(type)))
         }
+        // SAFETY: the object's data stays valid until `git_odb_object_free`, deferred above; it is copied here.
         return Array(UnsafeRawBufferPointer(start: git_odb_object_data(object), count: git_odb_object_size(object)))
     }
 }

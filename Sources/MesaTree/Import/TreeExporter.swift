@@ -39,6 +39,7 @@ extension MesaRepository {
             case .symlink:
                 let target = try readBlob(item.entry.id)
                 try FileSystem.call("symlink", path) {
+                    // SAFETY: the NUL-terminated copy of the target lives for the call.
                     (target + [0]).withUnsafeBufferPointer { bytes in
                         // The buffer holds at least the terminating NUL, so it has a base address.
                         bytes.withMemoryRebound(to: CChar.self) { symlink($0.baseAddress!, path) }
@@ -115,6 +116,8 @@ enum FileSystem {
 
     /// The raw bytes of a directory entry's name.
     static func name(of entry: UnsafeMutablePointer<dirent>) -> [UInt8] {
+        // SAFETY: `entry` comes from `readdir` and stays valid until the next `readdir` on that stream; `d_name` is a
+        // NUL-terminated fixed array, copied here.
         withUnsafeBytes(of: entry.pointee.d_name) { raw in
             Array(raw.prefix { $0 != 0 })
         }
@@ -123,6 +126,7 @@ enum FileSystem {
     static func writeAll(_ descriptor: Int32, _ bytes: [UInt8], path: String) throws(TreeError) {
         var offset = 0
         while offset < bytes.count {
+            // SAFETY: the pointer is used only during the `write` call.
             let result = bytes.withUnsafeBytes { raw in
                 Result { () throws(Errno) -> Int in
                     // The loop runs only while bytes remain, so the buffer is not empty and has a base address.

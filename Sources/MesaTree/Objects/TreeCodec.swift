@@ -57,7 +57,7 @@ package enum TreeCodec {
             }
             let nameBytes = body[nameStart..<index]
             index += 1
-            // The bounds were checked above, so 20 bytes are there.
+            // The bounds were checked above, so the 20 id bytes are there.
             let objectID = ObjectID(bytes: body[index..<index + 20])!
             index += 20
             guard let fileMode = FileMode(octal: mode) else {
