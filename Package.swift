@@ -56,6 +56,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "MesaTree",
+            dependencies: [
+                "MesaCore", "MesaStore", "CGit2",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "MesaWire",
             dependencies: ["MesaCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
@@ -63,7 +72,7 @@ let package = Package(
         .target(
             name: "MesaServer",
             dependencies: [
-                "MesaCore", "MesaStore", "MesaWire",
+                "MesaCore", "MesaStore", "MesaTree", "MesaWire",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -76,7 +85,7 @@ let package = Package(
         .executableTarget(
             name: "MesaCLI",
             dependencies: [
-                "MesaCore", "MesaStore", "MesaWire", "MesaServer",
+                "MesaCore", "MesaStore", "MesaTree", "MesaWire", "MesaServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -110,6 +119,11 @@ let package = Package(
         .testTarget(
             name: "MesaStoreTests",
             dependencies: ["MesaStore", "MesaCore", "MesaTesting", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MesaTreeTests",
+            dependencies: ["MesaTree", "MesaStore", "MesaCore", "MesaTesting"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -25,7 +25,10 @@ struct VersionCommand: ParsableCommand {
 struct DebugCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "debug",
-        abstract: "Drive the engine's layers directly (chunker, store).",
-        subcommands: [ChunkCommand.self, StoreCommand.self, BenchStoreCommand.self]
+        abstract: "Drive the engine's layers directly (chunker, store, trees).",
+        subcommands: [
+            ChunkCommand.self, StoreCommand.self, TreeHashCommand.self, ImportCommand.self, ExportCommand.self,
+            TreeBenchCommand.self, BenchStoreCommand.self,
+        ]
     )
 }
