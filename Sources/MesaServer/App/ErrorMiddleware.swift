@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import MesaTree
 import MesaWire
 
 /// Turns every error that escapes a route into Mesa's JSON error body with a deliberate status.
@@ -35,6 +36,12 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             let message = error.body ?? (error.status == .notFound ? "no such route" : error.status.reasonPhrase)
             return APIError(error.status, code, message)
+        case let error as TreeError:
+            let mapped = APIError(error)
+            if mapped.status == .internalServerError {
+                logger.error("tree model failed", metadata: ["error": "\(error)"])
+            }
+            return mapped
         case let error as DecodingError:
             return .badRequest("the request body is not valid: \(Self.describe(error))")
         case let error as MetadataError:

@@ -72,6 +72,7 @@ package enum MesaServerApplication {
         v1.add(middleware: AuthMiddleware(services: services))
         OrgRoutes.register(on: v1, services: services)
         RepoRoutes.register(on: v1, services: services)
+        ChangeRoutes.register(on: v1, services: services)
         return router
     }
 

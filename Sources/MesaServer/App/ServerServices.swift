@@ -15,11 +15,14 @@ package final class ServerServices: Sendable {
     package let pool: NIOThreadPool
     /// The server's logger.
     package let logger: Logger
+    /// Per-repo git object graphs with their change and bookmark tables.
+    package let repositories: RepositoryRegistry
 
     /// Creates the services; the pool must be started.
     package init(metadata: any MetadataStore, store: ContentStore, pool: NIOThreadPool, logger: Logger) {
         self.metadata = metadata
         self.store = store
+        repositories = RepositoryRegistry(store: store, metadata: metadata)
         authenticator = Authenticator(metadata: metadata)
         self.pool = pool
         self.logger = logger

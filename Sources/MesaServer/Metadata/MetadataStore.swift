@@ -1,4 +1,5 @@
 package import MesaCore
+package import MesaTree
 package import MesaWire
 
 // The server's metadata (orgs, API keys, repos, object references) sits behind this protocol so that a PostgreSQL
@@ -55,8 +56,19 @@ package enum MetadataError: Error, Sendable, Equatable {
     case database(String)
 }
 
+/// A repo's change and bookmark tables, with what the REST API shows beyond MesaTree's catalog.
+package protocol RepoCatalog: ChangeCatalog {
+    /// When a change was created and last evolved (seconds since the epoch), and its recorded conflict paths.
+    func details(of id: ChangeID) throws(TreeError) -> (created: Double, updated: Double, conflicts: [String])?
+    /// Records the conflicted paths of a change's current commit (empty when clean).
+    func setConflicts(_ paths: [String], of id: ChangeID) throws(TreeError)
+}
+
 /// The server's metadata store.
 package protocol MetadataStore: Sendable {
+    /// The change and bookmark tables of one repo.
+    func catalog(repoID: String) -> any RepoCatalog
+
     /// Creates an org.
     func createOrg(slug: String, name: String) throws(MetadataError) -> OrgRow
     /// The org with this slug.

@@ -54,6 +54,9 @@ package final class SQLiteMetadataStore: MetadataStore {
                         PRIMARY KEY(org_id, kind, id)) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v2: change conflicts") { db in
+            try db.execute(sql: "ALTER TABLE changes ADD COLUMN conflicts TEXT")
+        }
         return migrator
     }
 
@@ -82,6 +85,8 @@ package final class SQLiteMetadataStore: MetadataStore {
             throw .database("\(error)")
         }
     }
+
+    package func catalog(repoID: String) -> any RepoCatalog { SQLiteChangeCatalog(store: self, repoID: repoID) }
 
     // MARK: Orgs
 

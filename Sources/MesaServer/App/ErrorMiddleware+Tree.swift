@@ -1,0 +1,28 @@
+import MesaCore
+import MesaTree
+import MesaWire
+
+extension APIError {
+    /// The one mapping from tree-model errors to HTTP statuses and codes.
+    init(_ error: TreeError) {
+        switch error {
+        case .notFound(let path): self = .notFound("no file or directory at '\(path)'")
+        case .objectNotFound(let id): self = .notFound("object \(id) does not exist")
+        case .changeNotFound(let id): self = .notFound("change \(id) does not exist")
+        case .bookmarkNotFound(let name): self = .notFound("bookmark '\(name)' does not exist")
+        case .staleChange(let id, _, let current):
+            self = .conflict(
+                "change \(id) moved to commit \(current?.hex ?? "none")", code: "STALE_CHANGE",
+                details: ["current_commit_oid": current.map { .string($0.hex) } ?? .null])
+        case .staleBookmark(let name, _, let current):
+            self = .conflict(
+                "bookmark '\(name)' moved to \(current?.description ?? "nothing")", code: "STALE_BOOKMARK",
+                details: ["current_change_id": current.map { .string($0.description) } ?? .null])
+        case .invalidPath(let path, let reason): self = .badRequest("invalid path '\(path)': \(reason)")
+        case .nonUTF8Path(let path): self = .badRequest("path '\(path)' is not valid UTF-8")
+        case .invalidArgument(let message): self = .badRequest(message)
+        case .wrongObjectKind(let id, let expected): self = .badRequest("object \(id) is not a \(expected)")
+        case .store, .git, .corruptObject, .io: self = .internalError("\(error)")
+        }
+    }
+}

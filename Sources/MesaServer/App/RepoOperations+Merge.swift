@@ -1,0 +1,98 @@
+import Foundation
+import MesaCore
+import MesaTree
+package import MesaWire
+
+extension RepoOperations {
+    /// The nearest common ancestor of two changes in the change graph (the root when they share nothing else).
+    func mergeBase(_ a: ChangeID, _ b: ChangeID) throws -> ChangeID {
+        var ancestorsOfA = Set<ChangeID>([a])
+        var queue = [a]
+        while !queue.isEmpty {
+            let id = queue.removeFirst()
+            guard let record = try repository.change(id) else { continue }
+            for parent in record.parents where ancestorsOfA.insert(parent).inserted { queue.append(parent) }
+        }
+        queue = [b]
+        var seen = Set<ChangeID>()
+        while !queue.isEmpty {
+            let id = queue.removeFirst()
+            if ancestorsOfA.contains(id) { return id }
+            guard seen.insert(id).inserted, let record = try repository.change(id) else { continue }
+            queue += record.parents
+        }
+        return .root
+    }
+
+    /// `POST bookmarks/merge`: merges the source bookmark's change into the target's with a merge change.
+    package func merge(_ body: MergeRequest, principal: Principal) throws -> MergeResult {
+        let target = try bookmarkTarget(body.target)
+        let source = try bookmarkTarget(body.source)
+        if try isAncestor(source, of: target) {
+            let commit = try repository.change(target)?.commit.hex
+            return MergeResult(
+                mergeType: "no_op", isConflicted: false, commitOID: commit, changeID: target.description,
+                target: body.target, source: body.source, sourceDeleted: false)
+        }
+        let base = try mergeBase(target, source)
+        let targetTree = try repository.tree(ofChange: target)
+        let merged = try repository.merge(
+            base: try repository.tree(ofChange: base), ours: targetTree, theirs: try repository.tree(ofChange: source),
+            oursLabel: body.target, theirsLabel: body.source)
+
+        // Resolutions replace conflicting files before the conflict check.
+        var edits: [TreeEdit] = []
+        var resolved = Set<String>()
+        for resolution in body.resolutions ?? [] {
+            guard let conflict = merged.conflicts.first(where: { $0.path == resolution.path }) else { continue }
+            let side: ConflictSide?
+            switch resolution.take {
+            case "target": side = conflict.ours
+            case "source": side = conflict.theirs
+            case nil: side = nil
+            case let other?: throw APIError.badRequest("take must be \"target\" or \"source\", not '\(other)'")
+            }
+            if let content = resolution.content {
+                guard let bytes = Data(base64Encoded: content) else {
+                    throw APIError.badRequest("resolution of '\(resolution.path)' is not valid base64")
+                }
+                edits.append(.upsert(path: resolution.path, blob: try repository.writeBlob([UInt8](bytes)), mode: .regular))
+            } else if let side {
+                edits.append(.upsert(path: resolution.path, blob: side.id, mode: side.mode))
+            } else if resolution.take != nil {
+                edits.append(.delete(path: resolution.path))
+            } else {
+                throw APIError.badRequest("resolution of '\(resolution.path)' needs content or take")
+            }
+            resolved.insert(resolution.path)
+        }
+        let remaining = merged.conflicts.map(\.path).filter { !resolved.contains($0) }.sorted()
+        if !remaining.isEmpty, body.allowConflicted != true {
+            throw APIError.conflict(
+                "merging '\(body.source)' into '\(body.target)' conflicts in \(remaining.count) file(s)",
+                code: "MERGE_CONFLICT", details: ["conflict_paths": .array(remaining.map(JSONValue.string))])
+        }
+        let tree = edits.isEmpty ? merged.tree : try repository.applying(edits, to: merged.tree)
+        let now = Int64(Date().timeIntervalSince1970)
+        let signature = Self.author(nil, principal: principal, now: now)
+        let parents = [target, source]
+        var parentCommits: [ObjectID] = []
+        for parent in parents { if let record = try repository.change(parent) { parentCommits.append(record.commit) } }
+        let id = ChangeID.random()
+        let commit = try repository.createCommit(
+            tree: tree, parents: parentCommits, author: signature, committer: signature,
+            message: body.message ?? "Merge '\(body.source)' into '\(body.target)'", changeID: id)
+        try catalog.putChange(ChangeRecord(id: id, commit: commit, parents: parents), expected: .absent)
+        if !remaining.isEmpty { try catalog.setConflicts(remaining, of: id) }
+        try recordReferences(from: targetTree, commit: commit)
+        try catalog.putBookmark(MesaTree.Bookmark(name: body.target, change: id), expected: .equal(target))
+        var deleted = false
+        if body.deleteSource == true, body.source != repo.defaultBookmark {
+            try catalog.deleteBookmark(named: body.source, expected: .equal(source))
+            deleted = true
+        }
+        return MergeResult(
+            mergeType: "merge_commit", isConflicted: !remaining.isEmpty, commitOID: commit.hex,
+            changeID: id.description, target: body.target, source: body.source, sourceDeleted: deleted)
+    }
+}

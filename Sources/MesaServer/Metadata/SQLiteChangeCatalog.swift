@@ -1,0 +1,159 @@
+import Foundation
+import GRDB
+package import MesaCore
+package import MesaTree
+
+// One repo's change and bookmark tables in the server's SQLite database. Updates are compare-and-swap inside one
+// write transaction, so two pushes racing on a change or bookmark cannot both win; every new commit of a change is
+// appended to `change_log` (the evolution log). Called on the server's blocking pool.
+
+/// The SQLite implementation of MesaTree's ``ChangeCatalog`` for one repo.
+package final class SQLiteChangeCatalog: RepoCatalog {
+    private let database: DatabasePool
+    /// The repo whose tables these are.
+    package let repoID: String
+
+    /// A catalog over `store`'s database for `repoID`.
+    package init(store: SQLiteMetadataStore, repoID: String) {
+        database = store.database
+        self.repoID = repoID
+    }
+
+    private func read<T>(_ body: (Database) throws -> T) throws(TreeError) -> T {
+        do {
+            return try database.read(body)
+        } catch {
+            throw .invalidArgument("metadata database: \(error)")
+        }
+    }
+
+    private func write<T>(_ body: (Database) throws -> T) throws(TreeError) -> T {
+        do {
+            return try database.write(body)
+        } catch let error as TreeError {
+            throw error
+        } catch {
+            throw .invalidArgument("metadata database: \(error)")
+        }
+    }
+
+    package func change(_ id: ChangeID) throws(TreeError) -> ChangeRecord? {
+        try read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT * FROM changes WHERE repo_id = ? AND change_id = ?", arguments: [repoID, id.description]
+            ).flatMap(Self.record)
+        }
+    }
+
+    package func putChange(_ record: ChangeRecord, expected: Expectation<ObjectID>) throws(TreeError) {
+        try write { db in
+            let current = try String.fetchOne(
+                db, sql: "SELECT commit_oid FROM changes WHERE repo_id = ? AND change_id = ?",
+                arguments: [repoID, record.id.description]
+            ).flatMap { ObjectID(hex: $0) }
+            guard expected.isMet(by: current) else {
+                throw TreeError.staleChange(record.id, expected: expected.value, current: current)
+            }
+            let now = Date().timeIntervalSince1970
+            let parents = record.parents.map(\.description).joined(separator: ",")
+            try db.execute(
+                sql: """
+                    INSERT INTO changes (repo_id, change_id, commit_oid, parents, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(repo_id, change_id) DO UPDATE SET commit_oid = excluded.commit_oid,
+                        parents = excluded.parents, updated_at = excluded.updated_at
+                    """,
+                arguments: [repoID, record.id.description, record.commit.hex, parents, now, now])
+            try db.execute(
+                sql: "INSERT INTO change_log (repo_id, change_id, commit_oid, recorded_at) VALUES (?, ?, ?, ?)",
+                arguments: [repoID, record.id.description, record.commit.hex, now])
+        }
+    }
+
+    package func changes() throws(TreeError) -> [ChangeRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM changes WHERE repo_id = ?", arguments: [repoID]).compactMap(Self.record)
+        }
+    }
+
+    package func bookmark(named name: String) throws(TreeError) -> Bookmark? {
+        try read { db in
+            try String.fetchOne(
+                db, sql: "SELECT change_id FROM bookmarks WHERE repo_id = ? AND name = ?", arguments: [repoID, name]
+            ).flatMap { ChangeID(parsing: $0) }.map { Bookmark(name: name, change: $0) }
+        }
+    }
+
+    package func putBookmark(_ bookmark: Bookmark, expected: Expectation<ChangeID>) throws(TreeError) {
+        try write { db in
+            let current = try currentBookmark(db, bookmark.name)
+            guard expected.isMet(by: current) else {
+                throw TreeError.staleBookmark(bookmark.name, expected: expected.value, current: current)
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO bookmarks (repo_id, name, change_id) VALUES (?, ?, ?)
+                    ON CONFLICT(repo_id, name) DO UPDATE SET change_id = excluded.change_id
+                    """,
+                arguments: [repoID, bookmark.name, bookmark.change.description])
+        }
+    }
+
+    package func deleteBookmark(named name: String, expected: Expectation<ChangeID>) throws(TreeError) {
+        try write { db in
+            let current = try currentBookmark(db, name)
+            guard current != nil else { throw TreeError.bookmarkNotFound(name) }
+            guard expected.isMet(by: current) else {
+                throw TreeError.staleBookmark(name, expected: expected.value, current: current)
+            }
+            try db.execute(sql: "DELETE FROM bookmarks WHERE repo_id = ? AND name = ?", arguments: [repoID, name])
+        }
+    }
+
+    package func bookmarks() throws(TreeError) -> [Bookmark] {
+        try read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT name, change_id FROM bookmarks WHERE repo_id = ? ORDER BY name", arguments: [repoID]
+            ).compactMap { row in
+                ChangeID(parsing: row["change_id"] as String).map { Bookmark(name: row["name"], change: $0) }
+            }
+        }
+    }
+
+    /// When a change was created and last evolved (seconds since the epoch), and its recorded conflict paths.
+    package func details(of id: ChangeID) throws(TreeError) -> (created: Double, updated: Double, conflicts: [String])? {
+        try read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT created_at, updated_at, conflicts FROM changes WHERE repo_id = ? AND change_id = ?",
+                    arguments: [repoID, id.description])
+            else { return nil }
+            let conflicts: String? = row["conflicts"]
+            let paths = conflicts.flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) } ?? []
+            return (row["created_at"], row["updated_at"], paths)
+        }
+    }
+
+    /// Records the conflicted paths of a change's current commit (empty when clean).
+    package func setConflicts(_ paths: [String], of id: ChangeID) throws(TreeError) {
+        let text = paths.isEmpty ? nil : String(decoding: (try? JSONEncoder().encode(paths)) ?? Data(), as: UTF8.self)
+        try write { db in
+            try db.execute(
+                sql: "UPDATE changes SET conflicts = ? WHERE repo_id = ? AND change_id = ?",
+                arguments: [text, repoID, id.description])
+        }
+    }
+
+    private func currentBookmark(_ db: Database, _ name: String) throws -> ChangeID? {
+        try String.fetchOne(
+            db, sql: "SELECT change_id FROM bookmarks WHERE repo_id = ? AND name = ?", arguments: [repoID, name]
+        ).flatMap { ChangeID(parsing: $0) }
+    }
+
+    private static func record(_ row: Row) -> ChangeRecord? {
+        guard let id = ChangeID(parsing: row["change_id"] as String), let commit = ObjectID(hex: row["commit_oid"] as String)
+        else { return nil }
+        let parents = (row["parents"] as String).split(separator: ",").compactMap { ChangeID(parsing: String($0)) }
+        return ChangeRecord(id: id, commit: commit, parents: parents)
+    }
+}
