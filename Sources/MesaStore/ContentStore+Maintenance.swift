@@ -1,6 +1,6 @@
 import Crypto
 import Synchronization
-import MesaCore
+package import MesaCore
 
 // Eviction and compaction.
 //
@@ -137,8 +137,9 @@ extension ContentStore {
         return report
     }
 
-    /// Why `bytes` do not hash to `key`'s id, or `nil` when they do.
-    private func idMismatch(_ key: RecordKey, _ bytes: [UInt8]) throws(StoreError) -> String? {
+    /// Why `bytes` do not hash to `key`'s id, or `nil` when they do: SHA-256 for chunks, git's SHA-1 for trees,
+    /// commits and tags, and for a manifest the git blob id of the content its chunks (read from this store) spell.
+    package func idMismatch(_ key: RecordKey, _ bytes: [UInt8]) throws(StoreError) -> String? {
         let expected = key.idBytes
         switch key.kind {
         case .chunk:

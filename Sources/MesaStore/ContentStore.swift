@@ -333,7 +333,13 @@ package final class ContentStore: Sendable {
     /// Reads a record's bytes, verifying its checksum.
     /// - Throws: ``StoreError/notFound(_:)``, or ``StoreError/corruptRecord(_:reason:)`` (never corrupt bytes).
     package func get(_ key: RecordKey) throws(StoreError) -> [UInt8] {
-        let (location, segment) = try state.withLock { (state) throws(StoreError) -> (RecordLocation, Segment) in
+        let (location, segment) = try locate(key)
+        return try readRecord(key, at: location, in: segment)
+    }
+
+    /// Finds a record for reading: counts a hit or a miss and marks it used.
+    func locate(_ key: RecordKey) throws(StoreError) -> (RecordLocation, Segment) {
+        try state.withLock { (state) throws(StoreError) -> (RecordLocation, Segment) in
             guard !state.closed else { throw .closed }
             guard let entry = state.entries[key], let segment = state.segments[entry.location.segment] else {
                 state.misses += 1
@@ -343,7 +349,6 @@ package final class ContentStore: Sendable {
             _ = state.touch(key)
             return (entry.location, segment)
         }
-        return try readRecord(key, at: location, in: segment)
     }
 
     /// Reads a chunk.
@@ -355,24 +360,34 @@ package final class ContentStore: Sendable {
         return try Zstd.withScratch(capacity: size) { (scratch) throws(StoreError) -> [UInt8] in
             try segment.file.read(into: scratch, at: location.offset)
             let payload = try verifiedPayload(key, location: location, record: UnsafeRawBufferPointer(scratch))
-            let rawLength = Int(location.rawLength)
-            switch location.codec {
-            case .raw:
-                return Array(payload)
-            case .zstd:
-                var failure: StoreError?
-                let bytes = [UInt8](unsafeUninitializedCapacity: rawLength) { buffer, initialized in
-                    do throws(StoreError) {
-                        try Zstd.decompress(payload, into: UnsafeMutableRawBufferPointer(buffer))
-                        initialized = rawLength
-                    } catch {
-                        failure = error
-                        initialized = 0
-                    }
-                }
-                if let failure { throw .corruptRecord(key, reason: "\(failure)") }
-                return bytes
+            return try Self.decode(payload, codec: location.codec, rawLength: Int(location.rawLength), key: key)
+        }
+    }
+
+    /// The uncompressed bytes of a payload.
+    /// - Throws: ``StoreError/corruptRecord(_:reason:)`` when they do not decompress to `rawLength` bytes.
+    static func decode(
+        _ payload: UnsafeRawBufferPointer, codec: Codec, rawLength: Int, key: RecordKey
+    ) throws(StoreError) -> [UInt8] {
+        switch codec {
+        case .raw:
+            guard payload.count == rawLength else {
+                throw .corruptRecord(key, reason: "raw record of \(payload.count) bytes claims \(rawLength)")
             }
+            return Array(payload)
+        case .zstd:
+            var failure: StoreError?
+            let bytes = [UInt8](unsafeUninitializedCapacity: rawLength) { buffer, initialized in
+                do throws(StoreError) {
+                    try Zstd.decompress(payload, into: UnsafeMutableRawBufferPointer(buffer))
+                    initialized = rawLength
+                } catch {
+                    failure = error
+                    initialized = 0
+                }
+            }
+            if let failure { throw .corruptRecord(key, reason: "\(failure)") }
+            return bytes
         }
     }
 

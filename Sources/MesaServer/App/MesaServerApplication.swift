@@ -73,6 +73,7 @@ package enum MesaServerApplication {
         OrgRoutes.register(on: v1, services: services)
         RepoRoutes.register(on: v1, services: services)
         ChangeRoutes.register(on: v1, services: services)
+        SyncRoutes.register(on: v1, services: services)
         return router
     }
 

@@ -222,11 +222,11 @@ package struct RepoOperations {
 
     // MARK: References
 
-    /// Records as referenced by the org everything a new commit added over `oldTree`: the commit, the trees along
-    /// every changed path, and the changed files' manifests and chunks.
-    package func recordReferences(from oldTree: ObjectID?, commit: ObjectID) throws {
-        let newTree = try repository.commit(commit).tree
-        var keys: [RecordKey] = [RecordKey(.commit, object: commit), RecordKey(.tree, object: newTree)]
+    /// What `newTree` changed over `oldTree`: the trees along every changed path (the root included) and the blobs
+    /// of changed files.
+    package func changes(from oldTree: ObjectID?, to newTree: ObjectID) throws -> (trees: [RecordKey], blobs: [ObjectID]) {
+        var trees = [RecordKey(.tree, object: newTree)]
+        var blobs: [ObjectID] = []
         var directories = Set<String>()
         for entry in try repository.diff(from: oldTree, to: newTree, contextLines: 0).entries {
             var components = entry.path.split(separator: "/").dropLast()
@@ -234,15 +234,22 @@ package struct RepoOperations {
                 directories.insert(components.joined(separator: "/"))
                 components = components.dropLast()
             }
-            if let id = entry.newID, entry.newMode != .directory, entry.newMode != .submodule {
-                keys.append(RecordKey(.manifest, object: id))
-                keys += try repository.manifest(ofBlob: id).chunks.map { RecordKey(chunk: $0.id) }
-            }
+            if let id = entry.newID, entry.newMode != .directory, entry.newMode != .submodule { blobs.append(id) }
         }
-        for directory in directories {
-            if let entry = try? repository.entry(at: directory, in: newTree) {
-                keys.append(RecordKey(.tree, object: entry.id))
-            }
+        for directory in directories.sorted() {
+            if let entry = try? repository.entry(at: directory, in: newTree) { trees.append(RecordKey(.tree, object: entry.id)) }
+        }
+        return (trees, blobs)
+    }
+
+    /// Records as referenced by the org everything a new commit added over `oldTree`: the commit, the trees along
+    /// every changed path, and the changed files' manifests and chunks.
+    package func recordReferences(from oldTree: ObjectID?, commit: ObjectID) throws {
+        let added = try changes(from: oldTree, to: try repository.commit(commit).tree)
+        var keys = [RecordKey(.commit, object: commit)] + added.trees
+        for blob in added.blobs {
+            keys.append(RecordKey(.manifest, object: blob))
+            keys += try repository.manifest(ofBlob: blob).chunks.map { RecordKey(chunk: $0.id) }
         }
         try services.metadata.addReferences(orgID: org.id, keys: keys, staged: false)
     }

@@ -62,6 +62,20 @@ package protocol RepoCatalog: ChangeCatalog {
     func details(of id: ChangeID) throws(TreeError) -> (created: Double, updated: Double, conflicts: [String])?
     /// Records the conflicted paths of a change's current commit (empty when clean).
     func setConflicts(_ paths: [String], of id: ChangeID) throws(TreeError)
+    /// Applies change and bookmark updates atomically: all of them when every expectation holds, none otherwise.
+    /// - Returns: the expectations that failed (empty when the updates were applied).
+    func apply(
+        changes: [(record: ChangeRecord, expected: Expectation<ObjectID>)],
+        bookmarks: [(bookmark: MesaTree.Bookmark, expected: Expectation<ChangeID>)]
+    ) throws(TreeError) -> [CatalogConflict]
+}
+
+/// An expectation of an atomic catalog update that did not hold.
+package enum CatalogConflict: Sendable, Equatable {
+    /// The change's current commit differs from the expected one.
+    case change(ChangeID, expected: ObjectID?, current: ObjectID?)
+    /// The bookmark points elsewhere than expected.
+    case bookmark(String, expected: ChangeID?, current: ChangeID?)
 }
 
 /// The server's metadata store.

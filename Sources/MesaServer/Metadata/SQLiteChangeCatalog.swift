@@ -47,27 +47,67 @@ package final class SQLiteChangeCatalog: RepoCatalog {
 
     package func putChange(_ record: ChangeRecord, expected: Expectation<ObjectID>) throws(TreeError) {
         try write { db in
-            let current = try String.fetchOne(
-                db, sql: "SELECT commit_oid FROM changes WHERE repo_id = ? AND change_id = ?",
-                arguments: [repoID, record.id.description]
-            ).flatMap { ObjectID(hex: $0) }
+            let current = try currentCommit(db, record.id)
             guard expected.isMet(by: current) else {
                 throw TreeError.staleChange(record.id, expected: expected.value, current: current)
             }
-            let now = Date().timeIntervalSince1970
-            let parents = record.parents.map(\.description).joined(separator: ",")
-            try db.execute(
-                sql: """
-                    INSERT INTO changes (repo_id, change_id, commit_oid, parents, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?)
-                    ON CONFLICT(repo_id, change_id) DO UPDATE SET commit_oid = excluded.commit_oid,
-                        parents = excluded.parents, updated_at = excluded.updated_at
-                    """,
-                arguments: [repoID, record.id.description, record.commit.hex, parents, now, now])
-            try db.execute(
-                sql: "INSERT INTO change_log (repo_id, change_id, commit_oid, recorded_at) VALUES (?, ?, ?, ?)",
-                arguments: [repoID, record.id.description, record.commit.hex, now])
+            try insert(db, record)
         }
+    }
+
+    package func apply(
+        changes: [(record: ChangeRecord, expected: Expectation<ObjectID>)],
+        bookmarks: [(bookmark: MesaTree.Bookmark, expected: Expectation<ChangeID>)]
+    ) throws(TreeError) -> [CatalogConflict] {
+        try write { db in
+            var conflicts: [CatalogConflict] = []
+            for (record, expected) in changes {
+                let current = try currentCommit(db, record.id)
+                if !expected.isMet(by: current) {
+                    conflicts.append(.change(record.id, expected: expected.value, current: current))
+                }
+            }
+            for (bookmark, expected) in bookmarks {
+                let current = try currentBookmark(db, bookmark.name)
+                if !expected.isMet(by: current) {
+                    conflicts.append(.bookmark(bookmark.name, expected: expected.value, current: current))
+                }
+            }
+            guard conflicts.isEmpty else { return conflicts }
+            for (record, _) in changes { try insert(db, record) }
+            for (bookmark, _) in bookmarks {
+                try db.execute(
+                    sql: """
+                        INSERT INTO bookmarks (repo_id, name, change_id) VALUES (?, ?, ?)
+                        ON CONFLICT(repo_id, name) DO UPDATE SET change_id = excluded.change_id
+                        """,
+                    arguments: [repoID, bookmark.name, bookmark.change.description])
+            }
+            return []
+        }
+    }
+
+    private func currentCommit(_ db: Database, _ id: ChangeID) throws -> ObjectID? {
+        try String.fetchOne(
+            db, sql: "SELECT commit_oid FROM changes WHERE repo_id = ? AND change_id = ?",
+            arguments: [repoID, id.description]
+        ).flatMap { ObjectID(hex: $0) }
+    }
+
+    private func insert(_ db: Database, _ record: ChangeRecord) throws {
+        let now = Date().timeIntervalSince1970
+        let parents = record.parents.map(\.description).joined(separator: ",")
+        try db.execute(
+            sql: """
+                INSERT INTO changes (repo_id, change_id, commit_oid, parents, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT(repo_id, change_id) DO UPDATE SET commit_oid = excluded.commit_oid,
+                    parents = excluded.parents, updated_at = excluded.updated_at
+                """,
+            arguments: [repoID, record.id.description, record.commit.hex, parents, now, now])
+        try db.execute(
+            sql: "INSERT INTO change_log (repo_id, change_id, commit_oid, recorded_at) VALUES (?, ?, ?, ?)",
+            arguments: [repoID, record.id.description, record.commit.hex, now])
     }
 
     package func changes() throws(TreeError) -> [ChangeRecord] {
