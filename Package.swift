@@ -115,6 +115,11 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["MesaTesting", "MesaWire", "MesaCore"],
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "MesaWireTests", dependencies: ["MesaWire", "MesaCore"], swiftSettings: strictSettings),
         .testTarget(name: "MesaCoreTests", dependencies: ["MesaCore", "MesaTesting"], swiftSettings: strictSettings),
         .testTarget(

@@ -1,0 +1,109 @@
+package import Foundation
+
+/// A real `mesa serve` process on 127.0.0.1 with a free port, over a temporary data directory; terminated (SIGTERM,
+/// then SIGKILL) on `stop()` or `deinit`.
+package final class ServerProcess: @unchecked Sendable {
+    // SAFETY: every mutable property is set once in `init` before the object is shared; `stop` is idempotent and
+    // only signals the process.
+
+    /// The data directory.
+    package let directory: TemporaryDirectory
+    /// `http://127.0.0.1:PORT`.
+    package let url: String
+    /// The admin key printed on first start.
+    package let adminKey: String
+    /// The process.
+    package let process: Process
+    private let output: Pipe
+
+    /// Starts `mesa serve --listen 127.0.0.1:0` and waits (up to `timeout`) for its `listening on` line.
+    package init(org: String = "local", timeout: Double = 30, extraArguments: [String] = []) throws {
+        directory = try TemporaryDirectory(prefix: "mesa-serve")
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: MesaBinary.path)
+        process.arguments = ["serve", "--data-dir", directory.path, "--listen", "127.0.0.1:0", "--org", org,
+            "--log-level", "warning"] + extraArguments
+        output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.standardError
+        try process.run()
+
+        var text = ""
+        var key: String?
+        var address: String?
+        let deadline = Date().addingTimeInterval(timeout)
+        let handle = output.fileHandleForReading
+        while address == nil {
+            guard Date() < deadline, process.isRunning else {
+                process.terminate()
+                throw ServerProcessError.didNotStart(text)
+            }
+            let data = handle.availableData
+            if data.isEmpty { continue }
+            text += String(decoding: data, as: UTF8.self)
+            for line in text.split(separator: "\n") {
+                if line.hasPrefix("admin key: ") { key = String(line.dropFirst("admin key: ".count)) }
+                if line.hasPrefix("listening on ") { address = String(line.dropFirst("listening on ".count)) }
+            }
+        }
+        guard let key, let address else { throw ServerProcessError.didNotStart(text) }
+        adminKey = key
+        url = address
+    }
+
+    /// The port the server listens on.
+    package var port: Int { Int(url.split(separator: ":").last ?? "") ?? 0 }
+
+    /// Stops the server: SIGTERM, then SIGKILL after five seconds.
+    package func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning, Date() < deadline { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    deinit { stop() }
+}
+
+/// Why a server process could not be started.
+package enum ServerProcessError: Error, CustomStringConvertible {
+    case didNotStart(String)
+
+    package var description: String {
+        switch self {
+        case .didNotStart(let output): "mesa serve did not print its address; output so far:\n\(output)"
+        }
+    }
+}
+
+/// Runs a shell command (ordinary tools against a mount or a server) and returns its status and output.
+package enum Shell {
+    /// The result of a command.
+    package struct Result: Sendable {
+        package var status: Int32
+        package var output: String
+        package var error: String
+    }
+
+    /// Runs `/bin/bash -c command` with extra environment variables.
+    @discardableResult
+    package static func run(_ command: String, environment: [String: String] = [:]) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = ["-c", command]
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let output = Pipe()
+        let error = Pipe()
+        process.standardOutput = output
+        process.standardError = error
+        try process.run()
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        let errorData = error.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(
+            status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self),
+            error: String(decoding: errorData, as: UTF8.self))
+    }
+}

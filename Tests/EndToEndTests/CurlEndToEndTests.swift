@@ -1,0 +1,110 @@
+import Foundation
+import MesaTesting
+import Testing
+
+/// A real `mesa serve` process driven with `curl`, as a user of the documented REST API would.
+@Suite(.serialized) struct CurlEndToEndTests {
+    let server: ServerProcess
+
+    init() throws { server = try ServerProcess() }
+
+    /// Runs curl against the server; returns the HTTP status and the body.
+    private func curl(
+        _ method: String, _ path: String, json: String? = nil, accept: String? = nil, credential: String? = nil
+    ) throws -> (status: Int, body: String) {
+        let scratch = try TemporaryDirectory(prefix: "mesa-e2e-curl")
+        var command = "curl -s -o \(scratch.appending("out")) -w '%{http_code}' -X \(method)"
+        command += " -H 'Authorization: Bearer \(credential ?? server.adminKey)'"
+        if let accept { command += " -H 'Accept: \(accept)'" }
+        if let json {
+            try json.write(toFile: scratch.appending("in.json"), atomically: true, encoding: .utf8)
+            command += " -H 'Content-Type: application/json' --data-binary @\(scratch.appending("in.json"))"
+        }
+        command += " '\(server.url)/v1\(path)'"
+        let result = try Shell.run(command)
+        let body = (try? String(contentsOfFile: scratch.appending("out"), encoding: .utf8)) ?? ""
+        return (Int(result.output) ?? 0, body)
+    }
+
+    private func object(_ text: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+    }
+
+    private func base64(_ text: String) -> String { Data(text.utf8).base64EncodedString() }
+
+    @Test func aUserCreatesReadsEvolvesMergesAndDiffsWithCurl() throws {
+        #expect(try curl("POST", "/local/repos", json: #"{"name":"app"}"#).status == 201)
+        let root = String(repeating: "z", count: 32)
+        let created = try curl(
+            "POST", "/local/app/changes",
+            json: #"{"base_change_id":"\#(root)","message":"init","files":[{"path":"src/main.c","content":"\#(base64("int main;\n"))"},{"path":"notes.txt","content":"\#(base64("a\nb\nc\n"))"}]}"#)
+        #expect(created.status == 201, "\(created.body)")
+        let first = try object(created.body)
+        let firstID = try #require(first["id"] as? String)
+
+        // Content as JSON and raw.
+        let json = try object(try curl("GET", "/local/app/content?path=src/main.c").body)
+        #expect(json["content"] as? String == base64("int main;\n"))
+        #expect(try curl("GET", "/local/app/content?path=src/main.c", accept: "application/octet-stream").body == "int main;\n")
+        #expect(try curl("GET", "/local/app/content?path=src", accept: "application/octet-stream").status == 406)
+
+        // Patch evolves the change: same id, new commit.
+        let patched = try curl(
+            "PATCH", "/local/app/changes/\(firstID)",
+            json: #"{"message":"init (fixed)","files":[{"path":"notes.txt","content":"\#(base64("a\nB\nc\n"))"}]}"#)
+        #expect(patched.status == 200, "\(patched.body)")
+        let evolved = try object(patched.body)
+        #expect(evolved["id"] as? String == firstID)
+        #expect(evolved["current_commit_oid"] as? String != first["current_commit_oid"] as? String)
+        #expect(evolved["message"] as? String == "init (fixed)")
+
+        // Two branches from the first change: one edits line 1, the other line 3 (clean), a third edits line 2 too.
+        func change(_ base: String, _ text: String) throws -> String {
+            let reply = try curl(
+                "POST", "/local/app/changes",
+                json: #"{"base_change_id":"\#(base)","files":[{"path":"notes.txt","content":"\#(base64(text))"}]}"#)
+            return try #require(try object(reply.body)["id"] as? String)
+        }
+        let left = try change(firstID, "A\nB\nc\n")
+        let right = try change(firstID, "a\nB\nC\n")
+        let clash = try change(firstID, "a\nX\nc\n")
+        for (name, target) in [("left", left), ("right", right), ("clash", clash)] {
+            #expect(try curl("POST", "/local/app/bookmarks", json: #"{"name":"\#(name)","change_id":"\#(target)"}"#).status == 201)
+        }
+        // A slash in a bookmark name travels percent-encoded.
+        #expect(try curl("POST", "/local/app/bookmarks", json: #"{"name":"feat/x","change_id":"\#(left)"}"#).status == 201)
+        #expect(try object(try curl("GET", "/local/app/bookmarks/feat%2Fx").body)["change_id"] as? String == left)
+
+        let clean = try curl("POST", "/local/app/bookmarks/merge", json: #"{"target":"left","source":"right"}"#)
+        #expect(clean.status == 200, "\(clean.body)")
+        let merged = try object(clean.body)
+        #expect(merged["merge_type"] as? String == "merge_commit")
+        #expect(merged["is_conflicted"] as? Bool == false)
+        #expect(try curl("GET", "/local/app/content?path=notes.txt&change_id=\(merged["change_id"] as? String ?? "")",
+            accept: "application/octet-stream").body == "A\nB\nC\n")
+        // Merging again is a no-op.
+        #expect(try object(try curl("POST", "/local/app/bookmarks/merge", json: #"{"target":"left","source":"right"}"#).body)["merge_type"] as? String == "no_op")
+
+        let conflicting = try curl("POST", "/local/app/bookmarks/merge", json: #"{"target":"left","source":"clash"}"#)
+        #expect(conflicting.status == 409)
+        let error = try #require(try object(conflicting.body)["error"] as? [String: Any])
+        #expect(error["code"] as? String == "MERGE_CONFLICT")
+        #expect((error["details"] as? [String: Any])?["conflict_paths"] as? [String] == ["notes.txt"])
+        // Nothing moved.
+        #expect(try object(try curl("GET", "/local/app/bookmarks/left").body)["change_id"] as? String == merged["change_id"] as? String)
+
+        // Moving backwards needs allow_backwards.
+        #expect(try curl("PATCH", "/local/app/bookmarks/left", json: #"{"change_id":"\#(firstID)"}"#).status == 409)
+        let back = try curl("PATCH", "/local/app/bookmarks/left", json: #"{"change_id":"\#(firstID)","allow_backwards":true}"#)
+        #expect(try object(back.body)["from_change_id"] as? String == merged["change_id"] as? String)
+    }
+
+    @Test func refusalsCarryMesasErrorBody() throws {
+        let unauthenticated = try curl("GET", "/whoami", credential: "nope")
+        #expect(unauthenticated.status == 401)
+        #expect(try object(unauthenticated.body)["error"] != nil)
+        let missing = try curl("GET", "/local/no-such-repo")
+        #expect(missing.status == 404)
+        #expect(((try object(missing.body)["error"] as? [String: Any])?["code"] as? String) == "NOT_FOUND")
+    }
+}
