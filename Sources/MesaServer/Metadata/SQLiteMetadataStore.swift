@@ -154,13 +154,21 @@ package final class SQLiteMetadataStore: MetadataStore {
     }
 
     package func apiKeys(orgID: String, limit: Int, cursor: String?) throws(MetadataError) -> MetadataPage<APIKeyRow> {
+        try page(table: "api_keys", orderedBy: "id", orgID: orgID, limit: limit, cursor: cursor, row: Self.apiKey, key: \.id)
+    }
+
+    /// One page of an org's rows of `table` ordered by the unique `column`, after `cursor` (that column's value).
+    private func page<T>(
+        table: String, orderedBy column: String, orgID: String, limit: Int, cursor: String?,
+        row: @escaping (Row) -> T, key: KeyPath<T, String>
+    ) throws(MetadataError) -> MetadataPage<T> {
         try read { db in
             let rows = try Row.fetchAll(
                 db,
-                sql: "SELECT * FROM api_keys WHERE org_id = ? AND id > ? ORDER BY id LIMIT ?",
+                sql: "SELECT * FROM \(table) WHERE org_id = ? AND \(column) > ? ORDER BY \(column) LIMIT ?",
                 arguments: [orgID, cursor ?? "", limit + 1]
-            ).map(Self.apiKey)
-            return MetadataPage(rows: Array(rows.prefix(limit)), nextCursor: rows.count > limit ? rows[limit - 1].id : nil)
+            ).map(row)
+            return MetadataPage(rows: Array(rows.prefix(limit)), nextCursor: rows.count > limit ? rows[limit - 1][keyPath: key] : nil)
         }
     }
 
@@ -221,14 +229,7 @@ package final class SQLiteMetadataStore: MetadataStore {
     }
 
     package func repos(orgID: String, limit: Int, cursor: String?) throws(MetadataError) -> MetadataPage<RepoRow> {
-        try read { db in
-            let rows = try Row.fetchAll(
-                db,
-                sql: "SELECT * FROM repos WHERE org_id = ? AND name > ? ORDER BY name LIMIT ?",
-                arguments: [orgID, cursor ?? "", limit + 1]
-            ).map(Self.repo)
-            return MetadataPage(rows: Array(rows.prefix(limit)), nextCursor: rows.count > limit ? rows[limit - 1].name : nil)
-        }
+        try page(table: "repos", orderedBy: "name", orgID: orgID, limit: limit, cursor: cursor, row: Self.repo, key: \.name)
     }
 
     package func repoCount(orgID: String) throws(MetadataError) -> Int {

@@ -61,9 +61,7 @@ enum SyncRoutes {
         group.post(":org/:repo/sync/objects") { request, context in
             let sync = try await operations(context, services: services, scope: .read)
             let body = try await RouteSupport.decode(ObjectsRequest.self, from: request, context: context)
-            guard body.keys.count <= SyncLimits.standard.maxKeysPerRequest else {
-                throw APIError.badRequest("at most \(SyncLimits.standard.maxKeysPerRequest) keys per request")
-            }
+            try checkKeyCount(body.keys.count)
             let keys = try await services.blocking { try sync.objects(body) }
             return stream(header: nil, keys: keys, sync: sync, services: services)
         }
@@ -71,15 +69,19 @@ enum SyncRoutes {
         group.post(":org/:repo/sync/have") { request, context in
             let sync = try await operations(context, services: services, scope: .read)
             let body = try await RouteSupport.decode(HaveRequest.self, from: request, context: context)
-            guard body.keys.count <= SyncLimits.standard.maxKeysPerRequest else {
-                throw APIError.badRequest("at most \(SyncLimits.standard.maxKeysPerRequest) keys per request")
-            }
+            try checkKeyCount(body.keys.count)
             return try JSONResponse.make(HaveResponse(missing: try await services.blocking { try sync.missing(body) }))
         }
 
         group.post(":org/:repo/sync/push") { request, context in
             let sync = try await operations(context, services: services, scope: .write)
             return try await push(request, sync: sync, services: services)
+        }
+    }
+
+    private static func checkKeyCount(_ count: Int) throws(APIError) {
+        guard count <= SyncLimits.standard.maxKeysPerRequest else {
+            throw .badRequest("at most \(SyncLimits.standard.maxKeysPerRequest) keys per request")
         }
     }
 
