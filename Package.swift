@@ -17,7 +17,8 @@ let package = Package(
     name: "mesa",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "mesa", targets: ["MesaCLI"])
+        .executable(name: "mesa", targets: ["MesaCLI"]),
+        .library(name: "MesaKit", targets: ["MesaKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -53,6 +54,11 @@ let package = Package(
         .target(
             name: "MesaWire",
             dependencies: ["MesaCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "MesaKit",
+            dependencies: ["MesaWire", "MesaCore", "CCurl", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .executableTarget(
