@@ -176,6 +176,18 @@ package final class LoopbackHTTPServer: Sendable {
     /// How many connections have ended (closed by either side).
     package var closedConnections: Int { core.state.withLock { $0.closedConnections } }
 
+    /// The most requests the server was handling at the same time (read, not yet answered).
+    package var peakConcurrentRequests: Int { core.state.withLock { $0.peakInFlight } }
+
+    /// The time from the first request's arrival to the last response's end, as the server measured it (on its own
+    /// threads, so a busy Swift concurrency pool in the test process does not stretch it).
+    package var busySpan: Duration? {
+        core.state.withLock { state in
+            guard let first = state.firstRequestAt, let last = state.lastResponseAt else { return nil }
+            return last - first
+        }
+    }
+
     /// Delays every response by `delay` from now on.
     package func setDelay(_ delay: Duration) {
         core.state.withLock { $0.delay = delay }
@@ -212,6 +224,10 @@ package final class LoopbackHTTPServer: Sendable {
         var dropsLeft = 0
         var stopped = false
         var openSockets: Set<Int32> = []
+        var inFlight = 0
+        var peakInFlight = 0
+        var firstRequestAt: ContinuousClock.Instant?
+        var lastResponseAt: ContinuousClock.Instant?
     }
 
     fileprivate final class Core: Sendable {
@@ -281,6 +297,9 @@ package final class LoopbackHTTPServer: Sendable {
             while let request = readRequest(socket, &buffer) {
                 let (action, delay) = state.withLock { state -> (Action?, Duration) in
                     state.requests.append(request)
+                    state.firstRequestAt = state.firstRequestAt ?? .now
+                    state.inFlight += 1
+                    state.peakInFlight = max(state.peakInFlight, state.inFlight)
                     if state.dropsLeft > 0 {
                         state.dropsLeft -= 1
                         return (.drop, .zero)
@@ -298,17 +317,27 @@ package final class LoopbackHTTPServer: Sendable {
                 }
                 let response: Response
                 switch action {
-                case .drop: return
+                case .drop:
+                    finishRequest()
+                    return
                 case .respond(let injected): response = injected
                 case nil: response = handler(request)
                 }
                 let keepAlive = request.header("Connection")?.lowercased() != "close"
+                defer { finishRequest() }
                 do {
                     try write(response, to: socket, keepAlive: keepAlive)
                 } catch {
                     return
                 }
                 if !keepAlive { return }
+            }
+        }
+
+        private func finishRequest() {
+            state.withLock { state in
+                state.inFlight -= 1
+                state.lastResponseAt = .now
             }
         }
 
