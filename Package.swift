@@ -82,6 +82,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(name: "MesaWireTests", dependencies: ["MesaWire"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "MesaKitTests",
+            dependencies: ["MesaKit", "MesaWire", "MesaTesting", "MesaCore"],
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "MesaCoreTests", dependencies: ["MesaCore", "MesaTesting"], swiftSettings: strictSettings),
         .testTarget(
             name: "MesaStoreTests",
