@@ -149,7 +149,9 @@ final class RESTClient: Sendable {
     ) async throws(KitError) -> Response {
         let bytes: [UInt8]
         do {
-            bytes = Array(try JSONEncoder().encode(body))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .withoutEscapingSlashes
+            bytes = Array(try encoder.encode(body))
         } catch {
             throw .invalidArgument("the request body could not be encoded as JSON: \(error)")
         }

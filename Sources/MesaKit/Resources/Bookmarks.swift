@@ -37,6 +37,7 @@ extension Mesa {
 
         /// Moves a bookmark (`PATCH .../bookmarks/{name}`). The move must advance history unless `allowBackwards`.
         /// - Returns: the bookmark with the change it moved from.
+        @discardableResult
         public func move(_ name: String, to changeID: String, allowBackwards: Bool = false) async throws(KitError)
             -> MovedBookmark
         {
