@@ -5,6 +5,10 @@ public import MesaWire
 /// ``api(status:code:message:details:)`` carries Mesa's error body as the server sent it (`NOT_FOUND`,
 /// `MERGE_CONFLICT` with `details.conflict_paths`, ...); ``transport(function:code:message:)`` names the libcurl
 /// function and code that failed.
+///
+/// MesaKit's methods throw it as a typed error. Handle it with one `catch` and a `switch error` inside: Swift 6.3.1
+/// crashes compiling some pattern clauses such as `catch KitError.api(409, "MERGE_CONFLICT", let message, _)` over
+/// typed throws.
 public enum KitError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The server answered with an error status and Mesa's error body.
     case api(status: Int, code: String, message: String, details: [String: JSONValue]?)
