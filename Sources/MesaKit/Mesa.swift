@@ -31,13 +31,18 @@ public struct Mesa: Sendable {
     /// Creates a client whose credential can change while it runs (see ``MutableCredential``).
     /// - Parameters: as ``init(apiKey:org:baseURL:configuration:)``, with a provider instead of a constant.
     public init(
-        credentials: any CredentialProvider, org: String? = nil, baseURL: String? = nil,
+        credentials: any CredentialProvider,
+        org: String? = nil,
+        baseURL: String? = nil,
         configuration: Configuration = .default
     ) {
         let domain = baseURL ?? ProcessInfo.processInfo.environment["MESA_SERVICE_DOMAIN"]
         client = RESTClient(
-            baseURL: Self.baseURL(serviceDomain: domain), credentials: credentials, org: org,
-            configuration: configuration)
+            baseURL: Self.baseURL(serviceDomain: domain),
+            credentials: credentials,
+            org: org,
+            configuration: configuration
+        )
     }
 
     /// The local server's address, used when no service domain is set.
@@ -127,8 +132,12 @@ extension Mesa {
 
         /// Creates a configuration.
         public init(
-            retry: RetryPolicy = .default, connectTimeout: Duration = .seconds(10), stallTimeout: Duration = .seconds(30),
-            requestTimeout: Duration? = nil, maxConnectionsPerHost: Int = 16, maxBufferedBytesPerTransfer: Int = 1 << 20
+            retry: RetryPolicy = .default,
+            connectTimeout: Duration = .seconds(10),
+            stallTimeout: Duration = .seconds(30),
+            requestTimeout: Duration? = nil,
+            maxConnectionsPerHost: Int = 16,
+            maxBufferedBytesPerTransfer: Int = 1 << 20
         ) {
             self.retry = retry
             self.connectTimeout = connectTimeout

@@ -18,8 +18,11 @@ public struct RetryPolicy: Sendable, Equatable {
 
     /// Creates a policy.
     public init(
-        maxAttempts: Int = 4, initialDelay: Duration = .milliseconds(200), maxDelay: Duration = .seconds(5),
-        multiplier: Double = 2, jitter: Double = 0.5
+        maxAttempts: Int = 4,
+        initialDelay: Duration = .milliseconds(200),
+        maxDelay: Duration = .seconds(5),
+        multiplier: Double = 2,
+        jitter: Double = 0.5
     ) {
         self.maxAttempts = maxAttempts
         self.initialDelay = initialDelay

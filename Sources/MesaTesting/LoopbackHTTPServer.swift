@@ -91,7 +91,11 @@ package final class LoopbackHTTPServer: Sendable {
 
         /// A JSON response with the given text.
         package static func json(_ status: Int, _ text: String) -> Response {
-            Response(status: status, headers: [Header("Content-Type", "application/json")], body: .bytes(Array(text.utf8)))
+            Response(
+                status: status,
+                headers: [Header("Content-Type", "application/json")],
+                body: .bytes(Array(text.utf8))
+            )
         }
 
         /// A Mesa error body, `{"error": {"code": ..., "message": ...}}`.
@@ -108,7 +112,10 @@ package final class LoopbackHTTPServer: Sendable {
         /// - Throws: `Errno` when the client has gone.
         package func write(_ bytes: [UInt8]) throws {
             guard !bytes.isEmpty else { return }
-            try LoopbackHTTPServer.sendAll(socket, Array(String(bytes.count, radix: 16).utf8) + [13, 10] + bytes + [13, 10])
+            try LoopbackHTTPServer.sendAll(
+                socket,
+                Array(String(bytes.count, radix: 16).utf8) + [13, 10] + bytes + [13, 10]
+            )
         }
     }
 
@@ -313,7 +320,8 @@ package final class LoopbackHTTPServer: Sendable {
                 }
                 if delay > .zero {
                     Thread.sleep(
-                        forTimeInterval: Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18)
+                        forTimeInterval: Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
+                    )
                 }
                 let response: Response
                 switch action {
@@ -360,7 +368,11 @@ package final class LoopbackHTTPServer: Sendable {
             for line in lines {
                 guard let colon = line.firstIndex(of: ":") else { continue }
                 headers.append(
-                    Header(String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+                    Header(
+                        String(line[..<colon]),
+                        line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                    )
+                )
             }
             let length =
                 Int(headers.first { $0.name.lowercased() == "content-length" }?.value ?? "0") ?? 0
@@ -376,7 +388,9 @@ package final class LoopbackHTTPServer: Sendable {
                 method: String(requestLine[0]),
                 rawPath: question.map { String(target[..<$0]) } ?? target,
                 rawQuery: question.map { String(target[target.index(after: $0)...]) } ?? "",
-                headers: headers, body: body)
+                headers: headers,
+                body: body
+            )
         }
 
         private func receive(_ socket: Int32, into buffer: inout [UInt8]) -> Bool {
@@ -420,7 +434,8 @@ package final class LoopbackHTTPServer: Sendable {
 
     fileprivate static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
         guard haystack.count >= needle.count else { return nil }
-        for start in 0...(haystack.count - needle.count) where haystack[start..<(start + needle.count)].elementsEqual(needle) {
+        for start in 0...(haystack.count - needle.count)
+        where haystack[start..<(start + needle.count)].elementsEqual(needle) {
             return start
         }
         return nil

@@ -28,7 +28,11 @@ public struct Diff: Codable, Sendable, Equatable {
 
     /// Creates a diff.
     public init(
-        baseChangeID: String, headChangeID: String, stats: DiffStats, truncated: Bool, entries: [DiffEntry],
+        baseChangeID: String,
+        headChangeID: String,
+        stats: DiffStats,
+        truncated: Bool,
+        entries: [DiffEntry],
         conflictedEntries: [ConflictedDiffEntry] = []
     ) {
         self.baseChangeID = baseChangeID
@@ -74,7 +78,12 @@ public struct DiffStats: Codable, Sendable, Equatable {
 
     /// Creates stats.
     public init(
-        entries: Int, additions: Int, deletions: Int, changes: Int, conflictedEntries: Int = 0, conflictedHunks: Int = 0
+        entries: Int,
+        additions: Int,
+        deletions: Int,
+        changes: Int,
+        conflictedEntries: Int = 0,
+        conflictedHunks: Int = 0
     ) {
         self.entries = entries
         self.additions = additions
@@ -141,8 +150,13 @@ public struct DiffEntry: Codable, Sendable, Equatable {
 
     /// Creates an entry.
     public init(
-        path: String, status: DiffStatus, oldPath: String? = nil, isConflicted: Bool = false,
-        omittedReason: DiffOmittedReason? = nil, hunks: [DiffHunk]?, conflictHunks: [ConflictHunk]? = nil,
+        path: String,
+        status: DiffStatus,
+        oldPath: String? = nil,
+        isConflicted: Bool = false,
+        omittedReason: DiffOmittedReason? = nil,
+        hunks: [DiffHunk]?,
+        conflictHunks: [ConflictHunk]? = nil,
         sizeBytes: Int64? = nil
     ) {
         self.path = path
@@ -288,8 +302,14 @@ public struct ConflictHunk: Codable, Sendable, Equatable {
 
     /// Creates a conflict hunk.
     public init(
-        hunkID: String, oldStart: Int, oldLines: Int, newStart: Int, newLines: Int, target: ConflictSide?,
-        base: ConflictSide?, source: ConflictSide?
+        hunkID: String,
+        oldStart: Int,
+        oldLines: Int,
+        newStart: Int,
+        newLines: Int,
+        target: ConflictSide?,
+        base: ConflictSide?,
+        source: ConflictSide?
     ) {
         self.hunkID = hunkID
         self.oldStart = oldStart

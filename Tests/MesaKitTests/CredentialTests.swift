@@ -64,7 +64,8 @@ import Testing
         _ = try await mesa.repos.get("fast")
         _ = try await slow.value
         let authorizations = Dictionary(
-            uniqueKeysWithValues: server.requests.map { ($0.pathSegments.last ?? "", $0.header("Authorization")) })
+            uniqueKeysWithValues: server.requests.map { ($0.pathSegments.last ?? "", $0.header("Authorization")) }
+        )
         #expect(authorizations["slow"] == "Bearer token-a")
         #expect(authorizations["fast"] == "Bearer token-b")
     }

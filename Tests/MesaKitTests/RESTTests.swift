@@ -53,27 +53,44 @@ import Testing
     @Test func changeFilesTravelAsBase64() async throws {
         let server = try LoopbackHTTPServer { _ in .json(201, Fixture.change) }
         let change = try await makeClient(server).changes("demo").create(
-            base: Fixture.virtualRoot, message: "add a", files: [.upsert("a.txt", text: "hi"), .delete("old.txt")])
+            base: Fixture.virtualRoot,
+            message: "add a",
+            files: [.upsert("a.txt", text: "hi"), .delete("old.txt")]
+        )
         #expect(change.files == ["a.txt"])
         #expect(change.authors == [AuthorRef(name: "A", email: nil)])
-        let sent = try JSONDecoder().decode(CreateChangeRequest.self, from: Data(try #require(server.requests.first).body))
+        let sent = try JSONDecoder().decode(
+            CreateChangeRequest.self,
+            from: Data(try #require(server.requests.first).body)
+        )
         #expect(sent.baseChangeID == Fixture.virtualRoot)
-        #expect(sent.files?.first == FileOperation(path: "a.txt", content: "aGk=", encoding: "base64", action: "upsert", mode: "100644"))
+        #expect(
+            sent.files?.first
+                == FileOperation(path: "a.txt", content: "aGk=", encoding: "base64", action: "upsert", mode: "100644")
+        )
         #expect(sent.files?.last?.isDelete == true)
     }
 
     @Test func errorBodyBecomesTypedAPIError() async throws {
         let server = try LoopbackHTTPServer { _ in
-            .json(409, #"{"error":{"code":"MERGE_CONFLICT","message":"conflicts","details":{"conflict_paths":["a.txt"]}}}"#)
+            .json(
+                409,
+                #"{"error":{"code":"MERGE_CONFLICT","message":"conflicts","details":{"conflict_paths":["a.txt"]}}}"#
+            )
         }
         do {
             _ = try await makeClient(server).bookmarks("demo").merge("feature", into: "main")
             Issue.record("a 409 must throw")
         } catch {
             #expect(
-                error == .api(
-                    status: 409, code: "MERGE_CONFLICT", message: "conflicts",
-                    details: ["conflict_paths": .array([.string("a.txt")])]))
+                error
+                    == .api(
+                        status: 409,
+                        code: "MERGE_CONFLICT",
+                        message: "conflicts",
+                        details: ["conflict_paths": .array([.string("a.txt")])]
+                    )
+            )
             #expect(error.apiCode == "MERGE_CONFLICT")
         }
         let sent = try JSONDecoder().decode(MergeRequest.self, from: Data(try #require(server.requests.first).body))
@@ -120,7 +137,10 @@ import Testing
         let server = try LoopbackHTTPServer { request in
             switch request.queryItems["cursor"] {
             case nil:
-                .json(200, #"{"repos":[\#(Fixture.repo("a")),\#(Fixture.repo("b"))],"next_cursor":"c1","has_more":true}"#)
+                .json(
+                    200,
+                    #"{"repos":[\#(Fixture.repo("a")),\#(Fixture.repo("b"))],"next_cursor":"c1","has_more":true}"#
+                )
             case "c1":
                 .json(200, #"{"repos":[\#(Fixture.repo("c"))],"next_cursor":null,"has_more":false}"#)
             default:
@@ -146,10 +166,13 @@ import Testing
 
     @Test func contentJSONDecodesDirectoryEntries() async throws {
         let server = try LoopbackHTTPServer { _ in
-            .json(200, #"""
+            .json(
+                200,
+                #"""
                 {"type":"dir","name":"","path":"","sha":"4b825dc642cb6eb9a060e54bf8d69288fbee4904","child_count":1,
                 "entries":[{"type":"file","name":"a.txt","path":"a.txt","sha":"x","size":2,"mode":"100644"}]}
-                """#)
+                """#
+            )
         }
         let entry = try await makeClient(server).content("demo").get(depth: 1)
         #expect(entry.type == "dir")
@@ -195,15 +218,24 @@ import Testing
         let server = try LoopbackHTTPServer { request in
             switch request.method {
             case "POST":
-                .json(201, #"{"id":"k2","key":"mesa_k2_s","name":"ci","scopes":["read"],"repo_ids":null,"tags":{},"created_at":"2024-01-02T03:04:05+00:00"}"#)
+                .json(
+                    201,
+                    #"""
+                    {"id":"k2","key":"mesa_k2_s","name":"ci","scopes":["read"],"repo_ids":null,"tags":{},
+                    "created_at":"2024-01-02T03:04:05+00:00"}
+                    """#
+                )
             case "DELETE":
                 .json(200, #"{"success":true}"#)
             default:
-                .json(200, #"""
+                .json(
+                    200,
+                    #"""
                     {"api_keys":[{"id":"k2","name":"ci","scopes":["read"],"repo_ids":null,"tags":null,"metadata":null,
                     "created_at":"2024-01-02T03:04:05+00:00","expires_at":null,"last_used_at":null,"revoked_at":null}],
                     "next_cursor":null,"has_more":false}
-                    """#)
+                    """#
+                )
             }
         }
         let keys = makeClient(server).apiKeys

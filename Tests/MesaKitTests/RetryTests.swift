@@ -58,9 +58,13 @@ import Testing
         // Take a free port, then free it: connecting is refused until the second server binds it.
         let port = try LoopbackHTTPServer { _ in .json(200, "{}") }.port
         let mesa = Mesa(
-            apiKey: Fixture.apiKey, org: Fixture.org, baseURL: "http://127.0.0.1:\(port)",
+            apiKey: Fixture.apiKey,
+            org: Fixture.org,
+            baseURL: "http://127.0.0.1:\(port)",
             configuration: Mesa.Configuration(
-                retry: RetryPolicy(maxAttempts: 40, initialDelay: .milliseconds(25), maxDelay: .milliseconds(25))))
+                retry: RetryPolicy(maxAttempts: 40, initialDelay: .milliseconds(25), maxDelay: .milliseconds(25))
+            )
+        )
         let late = Task {
             try await Task.sleep(for: .milliseconds(200))
             return try LoopbackHTTPServer(port: port) { _ in .json(201, Fixture.repo("demo")) }
@@ -73,7 +77,12 @@ import Testing
 
     @Test func backOffGrowsAndStaysUnderTheCap() {
         let policy = RetryPolicy(
-            maxAttempts: 10, initialDelay: .milliseconds(100), maxDelay: .seconds(1), multiplier: 2, jitter: 0)
+            maxAttempts: 10,
+            initialDelay: .milliseconds(100),
+            maxDelay: .seconds(1),
+            multiplier: 2,
+            jitter: 0
+        )
         #expect(policy.delay(beforeRetry: 1) == .milliseconds(100))
         #expect(policy.delay(beforeRetry: 3) == .milliseconds(400))
         #expect(policy.delay(beforeRetry: 9) == .seconds(1))

@@ -15,7 +15,8 @@ enum Fixture {
 
     static func whoami(keyID: String?) -> String {
         let key = keyID.map { "\"\($0)\"" } ?? "null"
-        return #"{"org":{"id":"org-1","slug":"acme","name":"Acme"},"key_id":\#(key),"key_name":"ci","scopes":["read","write","admin"]}"#
+        return #"{"org":{"id":"org-1","slug":"acme","name":"Acme"},"key_id":\#(key),"key_name":"ci","#
+            + #""scopes":["read","write","admin"]}"#
     }
 
     static func bookmark(_ name: String) -> String {
@@ -24,10 +25,12 @@ enum Fixture {
 
     static let change = #"""
         {"id":"kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk","current_commit_oid":"0123456789abcdef0123456789abcdef01234567",
-        "is_conflicted":false,"message":"add a","author":{"name":"A","email":"a@example.com","date":"2024-01-02T03:04:05+00:00"},
+        "is_conflicted":false,"message":"add a",
+        "author":{"name":"A","email":"a@example.com","date":"2024-01-02T03:04:05+00:00"},
         "authors":[{"name":"A","email":null}],"authored_at":"2024-01-02T03:04:05+00:00",
         "committer":{"name":"A","email":"a@example.com"},"parents":["zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"],
-        "created_at":"2024-01-02T03:04:05+00:00","updated_at":"2024-01-02T03:04:05+00:00","files":["a.txt"],"conflicts":[]}
+        "created_at":"2024-01-02T03:04:05+00:00","updated_at":"2024-01-02T03:04:05+00:00",
+        "files":["a.txt"],"conflicts":[]}
         """#
 }
 
@@ -38,7 +41,9 @@ extension RetryPolicy {
 
 /// A client of `server` for org `acme`.
 func makeClient(
-    _ server: LoopbackHTTPServer, org: String? = Fixture.org, apiKey: String = Fixture.apiKey,
+    _ server: LoopbackHTTPServer,
+    org: String? = Fixture.org,
+    apiKey: String = Fixture.apiKey,
     retry: RetryPolicy = .fast
 ) -> Mesa {
     Mesa(apiKey: apiKey, org: org, baseURL: server.baseURL, configuration: Mesa.Configuration(retry: retry))

@@ -32,9 +32,12 @@ import Testing
     /// hold a stream paused for long; this checks that such a stream resumes and completes.
     @Test func streamResumesAfterALongPause() async throws {
         let server = try LoopbackHTTPServer { _ in
-            .init(status: 200, body: .chunked({ writer in
-                for _ in 0..<64 { try writer.write([UInt8](repeating: 9, count: 64 << 10)) }
-            }))
+            .init(
+                status: 200,
+                body: .chunked({ writer in
+                    for _ in 0..<64 { try writer.write([UInt8](repeating: 9, count: 64 << 10)) }
+                })
+            )
         }
         var configuration = TransportConfiguration()
         configuration.lowSpeedTime = .seconds(1)
@@ -54,8 +57,11 @@ import Testing
         let server = try LoopbackHTTPServer { _ in .json(200, Fixture.repo("demo")) }
         server.setDelay(.seconds(3))
         let mesa = Mesa(
-            apiKey: Fixture.apiKey, org: Fixture.org, baseURL: server.baseURL,
-            configuration: Mesa.Configuration(retry: .never, requestTimeout: .milliseconds(300)))
+            apiKey: Fixture.apiKey,
+            org: Fixture.org,
+            baseURL: server.baseURL,
+            configuration: Mesa.Configuration(retry: .never, requestTimeout: .milliseconds(300))
+        )
         let clock = ContinuousClock()
         let start = clock.now
         do {

@@ -35,12 +35,15 @@ import Testing
         // Byte `o` of chunk `k` is `(k + o) mod 256`: a lost, repeated or reordered piece shows as a mismatch.
         let cycle = (0..<(chunkSize + 256)).map { UInt8(truncatingIfNeeded: $0) }
         let server = try LoopbackHTTPServer { _ in
-            .init(status: 200, body: .chunked({ writer in
-                for index in 0..<chunkCount {
-                    let start = index % 256
-                    try writer.write(Array(cycle[start..<(start + chunkSize)]))
-                }
-            }))
+            .init(
+                status: 200,
+                body: .chunked({ writer in
+                    for index in 0..<chunkCount {
+                        let start = index % 256
+                        try writer.write(Array(cycle[start..<(start + chunkSize)]))
+                    }
+                })
+            )
         }
         var configuration = TransportConfiguration()
         configuration.maxBufferedBytesPerTransfer = 1 << 20
@@ -79,12 +82,15 @@ import Testing
 
     @Test func cancellingTheTaskStopsAStreamingTransfer() async throws {
         let server = try LoopbackHTTPServer { _ in
-            .init(status: 200, body: .chunked({ writer in
-                for _ in 0..<400 {
-                    try writer.write([UInt8](repeating: 7, count: 1024))
-                    Thread.sleep(forTimeInterval: 0.025)
-                }
-            }))
+            .init(
+                status: 200,
+                body: .chunked({ writer in
+                    for _ in 0..<400 {
+                        try writer.write([UInt8](repeating: 7, count: 1024))
+                        Thread.sleep(forTimeInterval: 0.025)
+                    }
+                })
+            )
         }
         let transport = CurlTransport()
         let received = Atomic<Int>(0)
@@ -118,9 +124,12 @@ import Testing
 
     @Test func droppingAStreamCancelsItsTransfer() async throws {
         let server = try LoopbackHTTPServer { _ in
-            .init(status: 200, body: .chunked({ writer in
-                for _ in 0..<1000 { try writer.write([UInt8](repeating: 1, count: 64 << 10)) }
-            }))
+            .init(
+                status: 200,
+                body: .chunked({ writer in
+                    for _ in 0..<1000 { try writer.write([UInt8](repeating: 1, count: 64 << 10)) }
+                })
+            )
         }
         let transport = CurlTransport()
         do {

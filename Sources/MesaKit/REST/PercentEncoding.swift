@@ -24,7 +24,8 @@ enum PercentEncoding {
     /// A segment that is exactly `.` or `..` has its dots encoded too, so no URL layer removes it as a dot segment.
     static func path(_ segments: [String]) -> String {
         segments.map { segment in
-            segment == "." || segment == ".." ? "/" + String(repeating: "%2E", count: segment.count) : "/" + encode(segment)
+            segment == "." || segment == ".."
+                ? "/" + String(repeating: "%2E", count: segment.count) : "/" + encode(segment)
         }.joined()
     }
 

@@ -44,7 +44,9 @@ final class RESTClient: Sendable {
         } catch {
             throw .credentialUnavailable("\(error)")
         }
-        guard !credential.isEmpty else { throw .credentialUnavailable("the credential provider returned an empty string") }
+        guard !credential.isEmpty else {
+            throw .credentialUnavailable("the credential provider returned an empty string")
+        }
         return credential
     }
 
@@ -89,8 +91,12 @@ final class RESTClient: Sendable {
     ///   - credential: a credential to use instead of asking the provider.
     /// - Throws: ``KitError/api(status:code:message:details:)`` for an error answer, and the transport's errors.
     func send(
-        _ method: HTTPMethod, _ segments: [String], query: [(name: String, value: String?)] = [], body: [UInt8]? = nil,
-        accept: String? = nil, credential fixedCredential: String? = nil
+        _ method: HTTPMethod,
+        _ segments: [String],
+        query: [(name: String, value: String?)] = [],
+        body: [UInt8]? = nil,
+        accept: String? = nil,
+        credential fixedCredential: String? = nil
     ) async throws(KitError) -> HTTPResponse {
         let url = apiRoot + PercentEncoding.path(segments) + PercentEncoding.query(query)
         let policy = configuration.retry
@@ -102,15 +108,23 @@ final class RESTClient: Sendable {
             if let accept { headers.append(HTTPField("Accept", accept)) }
             if body != nil { headers.append(HTTPField("Content-Type", "application/json")) }
             let request = HTTPRequest(
-                method: method, url: url, headers: headers, body: body, timeout: configuration.requestTimeout)
+                method: method,
+                url: url,
+                headers: headers,
+                body: body,
+                timeout: configuration.requestTimeout
+            )
             let response: HTTPResponse
             do {
                 response = try await transport.send(request)
             } catch {
-                guard attempt < policy.maxAttempts, policy.allowsRetry(after: error, method: method) else { throw error }
+                guard attempt < policy.maxAttempts, policy.allowsRetry(after: error, method: method) else {
+                    throw error
+                }
                 logger.debug(
                     "retrying after a transport error",
-                    metadata: ["http.method": "\(method.rawValue)", "retry.attempt": "\(attempt)", "error": "\(error)"])
+                    metadata: ["http.method": "\(method.rawValue)", "retry.attempt": "\(attempt)", "error": "\(error)"]
+                )
                 try await pause(policy.delay(beforeRetry: attempt))
                 attempt += 1
                 continue
@@ -122,7 +136,8 @@ final class RESTClient: Sendable {
                     metadata: [
                         "http.method": "\(method.rawValue)", "http.status": "\(response.status)",
                         "retry.attempt": "\(attempt)",
-                    ])
+                    ]
+                )
                 // Reading a small error body to its end keeps the connection reusable; a large one is cut off.
                 _ = try? await response.body.collect(upTo: 64 << 10)
                 try await pause(policy.delay(beforeRetry: attempt))
@@ -135,7 +150,9 @@ final class RESTClient: Sendable {
 
     /// Sends a request and decodes its JSON answer.
     func json<Response: Decodable>(
-        _ method: HTTPMethod, _ segments: [String], query: [(name: String, value: String?)] = [],
+        _ method: HTTPMethod,
+        _ segments: [String],
+        query: [(name: String, value: String?)] = [],
         credential: String? = nil
     ) async throws(KitError) -> Response {
         let response = try await send(method, segments, query: query, credential: credential)
@@ -144,7 +161,9 @@ final class RESTClient: Sendable {
 
     /// Sends a request with a JSON body and decodes its JSON answer.
     func json<Response: Decodable>(
-        _ method: HTTPMethod, _ segments: [String], query: [(name: String, value: String?)] = [],
+        _ method: HTTPMethod,
+        _ segments: [String],
+        query: [(name: String, value: String?)] = [],
         body: some Encodable
     ) async throws(KitError) -> Response {
         let bytes: [UInt8]
@@ -171,7 +190,8 @@ final class RESTClient: Sendable {
     static let maxJSONBytes = 64 << 20
 
     private static func decode<Response: Decodable>(
-        _ type: Response.Type, from response: HTTPResponse
+        _ type: Response.Type,
+        from response: HTTPResponse
     ) async throws(KitError) -> Response {
         let bytes = try await response.body.collect(upTo: maxJSONBytes)
         do {
@@ -191,8 +211,11 @@ final class RESTClient: Sendable {
         }
         if let body = try? JSONDecoder().decode(ErrorBody.self, from: Data(bytes)) {
             return .api(
-                status: response.status, code: body.error.code, message: body.error.message,
-                details: body.error.details)
+                status: response.status,
+                code: body.error.code,
+                message: body.error.message,
+                details: body.error.details
+            )
         }
         return .unexpectedResponse(status: response.status, body: String(decoding: bytes, as: UTF8.self))
     }

@@ -12,12 +12,20 @@ extension Mesa {
         ///   - repoIDs: restrict the key to these repositories.
         ///   - expiresInSeconds: 100 to 31,536,000.
         public func create(
-            name: String? = nil, scopes: [Scope]? = nil, repoIDs: [String]? = nil, expiresInSeconds: Int? = nil,
+            name: String? = nil,
+            scopes: [Scope]? = nil,
+            repoIDs: [String]? = nil,
+            expiresInSeconds: Int? = nil,
             tags: [String: String]? = nil
         ) async throws(KitError) -> CreatedAPIKey {
             let org = try await client.org()
             let body = CreateAPIKeyRequest(
-                name: name, scopes: scopes, repoIDs: repoIDs, expiresInSeconds: expiresInSeconds, tags: tags)
+                name: name,
+                scopes: scopes,
+                repoIDs: repoIDs,
+                expiresInSeconds: expiresInSeconds,
+                tags: tags
+            )
             return try await client.json(.post, [org, "api-keys"], body: body)
         }
 

@@ -26,7 +26,10 @@ extension Mesa {
         public func create(name: String, changeID: String) async throws(KitError) -> Bookmark {
             let org = try await client.org()
             return try await client.json(
-                .post, [org, repo, "bookmarks"], body: CreateBookmarkRequest(name: name, changeID: changeID))
+                .post,
+                [org, repo, "bookmarks"],
+                body: CreateBookmarkRequest(name: name, changeID: changeID)
+            )
         }
 
         /// One bookmark (`GET .../bookmarks/{name}`).
@@ -57,13 +60,22 @@ extension Mesa {
         /// A conflicting merge without `allowConflicted` fails with ``KitError/api(status:code:message:details:)``,
         /// status 409, code `MERGE_CONFLICT` and `details["conflict_paths"]`, and changes nothing.
         public func merge(
-            _ source: String, into target: String, deleteSource: Bool? = nil, allowConflicted: Bool? = nil,
-            message: String? = nil, resolutions: [Resolution]? = nil
+            _ source: String,
+            into target: String,
+            deleteSource: Bool? = nil,
+            allowConflicted: Bool? = nil,
+            message: String? = nil,
+            resolutions: [Resolution]? = nil
         ) async throws(KitError) -> MergeResult {
             let org = try await client.org()
             let body = MergeRequest(
-                target: target, source: source, deleteSource: deleteSource, allowConflicted: allowConflicted,
-                message: message, resolutions: resolutions)
+                target: target,
+                source: source,
+                deleteSource: deleteSource,
+                allowConflicted: allowConflicted,
+                message: message,
+                resolutions: resolutions
+            )
             return try await client.json(.post, [org, repo, "bookmarks", "merge"], body: body)
         }
     }

@@ -18,7 +18,9 @@ extension Mesa {
 
         /// Every change (of `bookmark`), fetching pages as the sequence is read.
         public func all(bookmark: String? = nil, pageSize: Int? = nil) -> PageSequence<Change> {
-            PageSequence { cursor throws(KitError) in try await list(bookmark: bookmark, limit: pageSize, cursor: cursor) }
+            PageSequence { cursor throws(KitError) in
+                try await list(bookmark: bookmark, limit: pageSize, cursor: cursor)
+            }
         }
 
         /// Creates a change on top of `baseChangeID` with the given file operations, applied atomically
@@ -30,7 +32,10 @@ extension Mesa {
 
         /// Creates a change on top of `base` (a change id) with the given files.
         public func create(
-            base: String, message: String? = nil, files: [FileOperation] = [], author: Signature? = nil
+            base: String,
+            message: String? = nil,
+            files: [FileOperation] = [],
+            author: Signature? = nil
         ) async throws(KitError) -> Change {
             try await create(CreateChangeRequest(baseChangeID: base, message: message, author: author, files: files))
         }
@@ -52,10 +57,15 @@ extension Mesa {
 extension FileOperation {
     /// Writes `bytes` at `path` (an upsert, base64-encoded for the wire).
     /// - Parameter executable: mode `100755` instead of `100644`.
-    public static func upsert(_ path: String, bytes: some Collection<UInt8>, executable: Bool = false) -> FileOperation {
+    public static func upsert(_ path: String, bytes: some Collection<UInt8>, executable: Bool = false) -> FileOperation
+    {
         FileOperation(
-            path: path, content: Base64.encode(Array(bytes)), encoding: "base64", action: "upsert",
-            mode: executable ? "100755" : "100644")
+            path: path,
+            content: Base64.encode(Array(bytes)),
+            encoding: "base64",
+            action: "upsert",
+            mode: executable ? "100755" : "100644"
+        )
     }
 
     /// Writes UTF-8 `text` at `path`.

@@ -31,7 +31,11 @@ extension Mesa {
         public func stream(path: String, changeID: String? = nil) async throws(KitError) -> ByteStream {
             let org = try await client.org()
             let response = try await client.send(
-                .get, [org, repo, "content"], query: query(path, changeID, nil), accept: "application/octet-stream")
+                .get,
+                [org, repo, "content"],
+                query: query(path, changeID, nil),
+                accept: "application/octet-stream"
+            )
             return response.body
         }
 

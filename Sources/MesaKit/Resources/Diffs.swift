@@ -35,8 +35,11 @@ extension Mesa {
         public func text(base: String? = nil, head: String? = nil) async throws(KitError) -> String {
             let org = try await client.org()
             let response = try await client.send(
-                .get, [org, repo, "diff"], query: [("base_change_id", base), ("head_change_id", head)],
-                accept: "text/plain")
+                .get,
+                [org, repo, "diff"],
+                query: [("base_change_id", base), ("head_change_id", head)],
+                accept: "text/plain"
+            )
             return String(decoding: try await response.body.collect(upTo: RESTClient.maxJSONBytes), as: UTF8.self)
         }
     }

@@ -25,7 +25,9 @@ extension Mesa {
         ///   - defaultBookmark: defaults to `main` on the server.
         ///   - tags: free-form labels.
         public func create(
-            name: String? = nil, defaultBookmark: String? = nil, tags: [String: String]? = nil
+            name: String? = nil,
+            defaultBookmark: String? = nil,
+            tags: [String: String]? = nil
         ) async throws(KitError) -> Repo {
             let org = try await client.org()
             let body = CreateRepoRequest(name: name, defaultBookmark: defaultBookmark, tags: tags)

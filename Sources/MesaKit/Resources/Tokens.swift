@@ -16,7 +16,9 @@ extension Mesa {
         /// - Throws: ``KitError/tokenCannotMintTokens`` when the client's credential is itself a token,
         ///   ``KitError/invalidArgument(_:)`` for a credential that is not an API key or a lifetime out of range.
         public func create(
-            scopes: [Scope] = [.read, .write], repos: [String]? = nil, ttlSeconds: Int = AccessToken.defaultLifetime
+            scopes: [Scope] = [.read, .write],
+            repos: [String]? = nil,
+            ttlSeconds: Int = AccessToken.defaultLifetime
         ) async throws(KitError) -> String {
             let credential = try await client.currentCredential()
             guard !AccessToken.looksLikeToken(credential) else { throw .tokenCannotMintTokens }
@@ -34,7 +36,13 @@ extension Mesa {
                 keyID = try await client.keyID(of: credential)
             }
             do {
-                return try AccessToken.mint(apiKey: key, keyID: keyID, scopes: scopes, repos: repos, lifetime: ttlSeconds)
+                return try AccessToken.mint(
+                    apiKey: key,
+                    keyID: keyID,
+                    scopes: scopes,
+                    repos: repos,
+                    lifetime: ttlSeconds
+                )
             } catch {
                 throw .invalidArgument(error.description)
             }

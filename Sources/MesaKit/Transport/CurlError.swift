@@ -17,13 +17,21 @@ struct CurlError: Error, Sendable, Equatable {
     /// - Throws: a ``CurlError`` naming `operation` unless `code` is `CURLE_OK`.
     static func check(_ code: CURLcode, operation: @autoclosure () -> String) throws(CurlError) {
         guard code != CURLE_OK else { return }
-        throw CurlError(function: operation(), code: Int(code.rawValue), message: String(cString: curl_easy_strerror(code)))
+        throw CurlError(
+            function: operation(),
+            code: Int(code.rawValue),
+            message: String(cString: curl_easy_strerror(code))
+        )
     }
 
     /// Checks a multi-interface result.
     /// - Throws: a ``CurlError`` naming `operation` unless `code` is `CURLM_OK`.
     static func check(_ code: CURLMcode, operation: @autoclosure () -> String) throws(CurlError) {
         guard code != CURLM_OK else { return }
-        throw CurlError(function: operation(), code: Int(code.rawValue), message: String(cString: curl_multi_strerror(code)))
+        throw CurlError(
+            function: operation(),
+            code: Int(code.rawValue),
+            message: String(cString: curl_multi_strerror(code))
+        )
     }
 }

@@ -170,11 +170,16 @@ package final class CurlEventLoop: Sendable {
         try easy.set(CURLOPT_BUFFERSIZE, 64 << 10, name: "CURLOPT_BUFFERSIZE")
         try easy.set(CURLOPT_USERAGENT, configuration.userAgent, name: "CURLOPT_USERAGENT")
         try easy.set(
-            CURLOPT_CONNECTTIMEOUT_MS, configuration.connectTimeout.wholeMilliseconds, name: "CURLOPT_CONNECTTIMEOUT_MS")
+            CURLOPT_CONNECTTIMEOUT_MS,
+            configuration.connectTimeout.wholeMilliseconds,
+            name: "CURLOPT_CONNECTTIMEOUT_MS"
+        )
         try easy.set(CURLOPT_LOW_SPEED_LIMIT, configuration.lowSpeedLimit, name: "CURLOPT_LOW_SPEED_LIMIT")
         try easy.set(
-            CURLOPT_LOW_SPEED_TIME, max(1, configuration.lowSpeedTime.wholeMilliseconds / 1000),
-            name: "CURLOPT_LOW_SPEED_TIME")
+            CURLOPT_LOW_SPEED_TIME,
+            max(1, configuration.lowSpeedTime.wholeMilliseconds / 1000),
+            name: "CURLOPT_LOW_SPEED_TIME"
+        )
         if let timeout = request.timeout {
             try easy.set(CURLOPT_TIMEOUT_MS, max(1, timeout.wholeMilliseconds), name: "CURLOPT_TIMEOUT_MS")
         }
@@ -230,7 +235,10 @@ package final class CurlEventLoop: Sendable {
 
     /// Removes a transfer from the multi handle and tells its reader how it ended.
     private func finish(
-        _ id: UInt64, in table: Table, with result: Result<Void, KitError>, fallbackStatus: Int = 0
+        _ id: UInt64,
+        in table: Table,
+        with result: Result<Void, KitError>,
+        fallbackStatus: Int = 0
     ) {
         guard let (easy, context) = table.byID.removeValue(forKey: id) else { return }
         table.idByHandle[easy.raw] = nil

@@ -24,12 +24,15 @@ package final class CurlTransport: Sendable {
     var loop: CurlEventLoop {
         get throws(CurlError) {
             try state.withLock { state throws(CurlError) in
-                if state == nil {
-                    state = Result(catching: { () throws(CurlError) in try CurlEventLoop(configuration: configuration) })
+                if let existing = state { return try existing.get() }
+                let created: Result<CurlEventLoop, CurlError>
+                do throws(CurlError) {
+                    created = .success(try CurlEventLoop(configuration: configuration))
+                } catch {
+                    created = .failure(error)
                 }
-                // The branch above has just set it.
-                guard let result = state else { preconditionFailure("the event loop result is set above") }
-                return try result.get()
+                state = created
+                return try created.get()
             }
         }
     }
@@ -54,8 +57,10 @@ package final class CurlTransport: Sendable {
             throw KitError(error)
         }
         let context = TransferContext(
-            id: nextID.add(1, ordering: .relaxed).newValue, request: request,
-            maxBufferedBytes: configuration.maxBufferedBytesPerTransfer)
+            id: nextID.add(1, ordering: .relaxed).newValue,
+            request: request,
+            maxBufferedBytes: configuration.maxBufferedBytesPerTransfer
+        )
         let reader = BodyReader(context: context, loop: loop, transport: self)
         let head = await withTaskCancellationHandler {
             await withCheckedContinuation { (waiter: TransferContext.HeadWaiter) in

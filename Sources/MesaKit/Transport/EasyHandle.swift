@@ -48,7 +48,8 @@ final class EasyHandle {
     }
 
     /// Sets a pointer option (callback data).
-    func set(_ option: CURLoption, pointer: UnsafeMutableRawPointer, name: @autoclosure () -> String) throws(CurlError) {
+    func set(_ option: CURLoption, pointer: UnsafeMutableRawPointer, name: @autoclosure () -> String) throws(CurlError)
+    {
         let code = CCurl_easy_setopt_pointer(raw, option, pointer)
         try CurlError.check(code, operation: "curl_easy_setopt(\(name()))")
     }
@@ -63,7 +64,9 @@ final class EasyHandle {
         } else {
             code = bytes.withUnsafeBufferPointer { buffer in
                 // SAFETY: the pointer is used only during this call, in which libcurl copies `count` bytes from it.
-                buffer.withMemoryRebound(to: CChar.self) { CCurl_easy_setopt_string(raw, CURLOPT_COPYPOSTFIELDS, $0.baseAddress) }
+                buffer.withMemoryRebound(to: CChar.self) {
+                    CCurl_easy_setopt_string(raw, CURLOPT_COPYPOSTFIELDS, $0.baseAddress)
+                }
             }
         }
         try CurlError.check(code, operation: "curl_easy_setopt(CURLOPT_COPYPOSTFIELDS)")
@@ -75,7 +78,11 @@ final class EasyHandle {
         for line in lines {
             guard let appended = curl_slist_append(list, line) else {
                 curl_slist_free_all(list)
-                throw CurlError(function: "curl_slist_append", code: Int(CURLE_OUT_OF_MEMORY.rawValue), message: "returned NULL")
+                throw CurlError(
+                    function: "curl_slist_append",
+                    code: Int(CURLE_OUT_OF_MEMORY.rawValue),
+                    message: "returned NULL"
+                )
             }
             list = appended
         }
@@ -120,7 +127,10 @@ final class EasyHandle {
 enum CurlCallbacks {
     /// `CURLOPT_WRITEFUNCTION`: body bytes, or `CURL_WRITEFUNC_PAUSE` when the reader lags.
     static let write: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = {
-        data, size, count, userdata in
+        data,
+        size,
+        count,
+        userdata in
         guard let userdata else { return 0 }
         // SAFETY: `userdata` is the context set by `EasyHandle.setCallbacks`, alive while the handle is in the multi
         // handle (see there); `data` holds `size * count` bytes for the duration of this call only.
@@ -131,7 +141,10 @@ enum CurlCallbacks {
 
     /// `CURLOPT_HEADERFUNCTION`: one header line per call, including the status line and the final blank line.
     static let header: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = {
-        data, size, count, userdata in
+        data,
+        size,
+        count,
+        userdata in
         guard let userdata else { return 0 }
         // SAFETY: as for `write`.
         let context = Unmanaged<TransferContext>.fromOpaque(userdata).takeUnretainedValue()

@@ -46,7 +46,11 @@ package struct HTTPRequest: Sendable {
 
     /// Creates a request.
     package init(
-        method: HTTPMethod, url: String, headers: [HTTPField] = [], body: [UInt8]? = nil, timeout: Duration? = nil
+        method: HTTPMethod,
+        url: String,
+        headers: [HTTPField] = [],
+        body: [UInt8]? = nil,
+        timeout: Duration? = nil
     ) {
         self.method = method
         self.url = url

@@ -13,7 +13,11 @@ final class MultiHandle: @unchecked Sendable {
     /// Creates a multi handle with the connection limits of `configuration`.
     init(configuration: TransportConfiguration) throws(CurlError) {
         guard let raw = curl_multi_init() else {
-            throw CurlError(function: "curl_multi_init", code: Int(CURLM_OUT_OF_MEMORY.rawValue), message: "returned NULL")
+            throw CurlError(
+                function: "curl_multi_init",
+                code: Int(CURLM_OUT_OF_MEMORY.rawValue),
+                message: "returned NULL"
+            )
         }
         self.raw = raw
         let hostCode = CCurl_multi_setopt_long(raw, CURLMOPT_MAX_HOST_CONNECTIONS, configuration.maxConnectionsPerHost)
