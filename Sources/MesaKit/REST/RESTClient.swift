@@ -86,7 +86,8 @@ final class RESTClient: Sendable {
     /// - Parameters:
     ///   - segments: path segments after `/v1`, each percent-encoded here.
     ///   - query: query items; `nil` values are left out.
-    ///   - body: the request body (sent with `Content-Type: application/json`).
+    ///   - body: the request body.
+    ///   - contentType: the body's media type (JSON for REST; the sync protocol's frames will use their own).
     ///   - accept: the `Accept` header, if any.
     ///   - credential: a credential to use instead of asking the provider.
     /// - Throws: ``KitError/api(status:code:message:details:)`` for an error answer, and the transport's errors.
@@ -95,6 +96,7 @@ final class RESTClient: Sendable {
         _ segments: [String],
         query: [(name: String, value: String?)] = [],
         body: [UInt8]? = nil,
+        contentType: String = "application/json",
         accept: String? = nil,
         credential fixedCredential: String? = nil
     ) async throws(KitError) -> HTTPResponse {
@@ -106,7 +108,7 @@ final class RESTClient: Sendable {
             if let fixedCredential { credential = fixedCredential } else { credential = try await currentCredential() }
             var headers = [HTTPField("Authorization", "Bearer \(credential)")]
             if let accept { headers.append(HTTPField("Accept", accept)) }
-            if body != nil { headers.append(HTTPField("Content-Type", "application/json")) }
+            if body != nil { headers.append(HTTPField("Content-Type", contentType)) }
             let request = HTTPRequest(
                 method: method,
                 url: url,
@@ -123,7 +125,9 @@ final class RESTClient: Sendable {
                 }
                 logger.debug(
                     "retrying after a transport error",
-                    metadata: ["http.method": "\(method.rawValue)", "retry.attempt": "\(attempt)", "error": "\(error)"]
+                    metadata: [
+                        "http.method": "\(method.rawValue)", "retry.attempt": "\(attempt)", "kit.error": "\(error)",
+                    ]
                 )
                 try await pause(policy.delay(beforeRetry: attempt))
                 attempt += 1

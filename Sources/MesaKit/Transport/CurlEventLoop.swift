@@ -251,7 +251,7 @@ package final class CurlEventLoop: Sendable {
         activeTransfers.subtract(1, ordering: .releasing)
         context.complete(result, fallbackStatus: fallbackStatus)
         if case .failure(let error) = result, error != .cancelled {
-            logger.debug("transfer failed", metadata: ["http.url": "\(context.request.url)", "error": "\(error)"])
+            logger.debug("transfer failed", metadata: ["http.url": "\(context.request.url)", "kit.error": "\(error)"])
         }
     }
 }
