@@ -17,7 +17,8 @@ let package = Package(
     name: "mesa",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "mesa", targets: ["MesaCLI"])
+        .executable(name: "mesa", targets: ["MesaCLI"]),
+        .library(name: "MesaKit", targets: ["MesaKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -83,6 +84,11 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "MesaKit",
+            dependencies: ["MesaWire", "MesaCore", "CCurl", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "MesaCLI",
             dependencies: [
@@ -121,6 +127,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(name: "MesaWireTests", dependencies: ["MesaWire", "MesaCore"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "MesaKitTests",
+            dependencies: ["MesaKit", "MesaWire", "MesaTesting", "MesaCore"],
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "MesaCoreTests", dependencies: ["MesaCore", "MesaTesting"], swiftSettings: strictSettings),
         .testTarget(
             name: "MesaStoreTests",

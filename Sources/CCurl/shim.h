@@ -21,6 +21,10 @@ static inline CURLcode CCurl_easy_setopt_write_callback(CURL *handle, CURLoption
                                                         size_t (*callback)(char *, size_t, size_t, void *)) {
     return curl_easy_setopt(handle, option, callback);
 }
+static inline CURLcode CCurl_easy_setopt_header_callback(CURL *handle, CURLoption option,
+                                                         size_t (*callback)(char *, size_t, size_t, void *)) {
+    return curl_easy_setopt(handle, option, callback);
+}
 static inline CURLcode CCurl_easy_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }

@@ -45,7 +45,7 @@ extension RepoOperations {
         var resolved = Set<String>()
         for resolution in body.resolutions ?? [] {
             guard let conflict = merged.conflicts.first(where: { $0.path == resolution.path }) else { continue }
-            let side: ConflictSide?
+            let side: MesaTree.ConflictSide?
             switch resolution.take {
             case "target": side = conflict.ours
             case "source": side = conflict.theirs
