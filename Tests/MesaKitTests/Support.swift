@@ -49,8 +49,9 @@ func makeClient(
     Mesa(apiKey: apiKey, org: org, baseURL: server.baseURL, configuration: Mesa.Configuration(retry: retry))
 }
 
-/// Waits until `condition` holds, for at most `timeout`.
-func eventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
+/// Waits until `condition` holds, for at most `timeout`. The bound is generous because while other suites run, CPU-bound
+/// tests can hold both threads of the cooperative pool (2 cores) for several seconds; a passing check returns at once.
+func eventually(timeout: Duration = .seconds(30), _ condition: () -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if condition() { return true }

@@ -3,6 +3,9 @@ import MesaKit
 import MesaTesting
 import Testing
 
+// These tests assert outcomes, not durations: without the timeout each request would succeed once the server
+// answers (after 3 or 4 s). Wall-clock bounds in the test process are unreliable here, because other suites can hold
+// both threads of the cooperative pool for seconds (2 cores).
 @Suite struct TimeoutTests {
     @Test func stalledServerFailsAfterTheStallTimeout() async throws {
         let server = try LoopbackHTTPServer { _ in
@@ -13,8 +16,6 @@ import Testing
         configuration.lowSpeedTime = .seconds(1)
         let transport = CurlTransport(configuration: configuration)
         let response = try await transport.send(HTTPRequest(method: .get, url: server.baseURL + "/stall"))
-        let clock = ContinuousClock()
-        let start = clock.now
         do {
             _ = try await response.body.collect()
             Issue.record("a stalled transfer must fail")
@@ -25,7 +26,6 @@ import Testing
             }
             #expect(code == 28)  // CURLE_OPERATION_TIMEDOUT
         }
-        #expect(clock.now - start < .seconds(3))
     }
 
     /// libcurl does not measure a paused transfer against the low-speed limit (`lib/speedcheck.c`), so a reader may
@@ -62,8 +62,6 @@ import Testing
             baseURL: server.baseURL,
             configuration: Mesa.Configuration(retry: .never, requestTimeout: .milliseconds(300))
         )
-        let clock = ContinuousClock()
-        let start = clock.now
         do {
             _ = try await mesa.repos.get("demo")
             Issue.record("the request must time out")
@@ -74,6 +72,5 @@ import Testing
             }
             #expect(code == 28)  // CURLE_OPERATION_TIMEDOUT
         }
-        #expect(clock.now - start < .seconds(2))
     }
 }

@@ -80,6 +80,8 @@ import Testing
         #expect(response.body.peakBufferedBytes <= (1 << 20) + (64 << 10))
     }
 
+    /// Without cancellation the trickle would run for 10 s and end without an error; no wall-clock bound is asserted
+    /// because other suites can hold the cooperative pool for seconds.
     @Test func cancellingTheTaskStopsAStreamingTransfer() async throws {
         let server = try LoopbackHTTPServer { _ in
             .init(
@@ -99,11 +101,8 @@ import Testing
             for try await chunk in response.body { received.add(chunk.count, ordering: .relaxed) }
         }
         #expect(await eventually { received.load(ordering: .relaxed) > 0 })
-        let clock = ContinuousClock()
-        let start = clock.now
         task.cancel()
         await #expect(throws: KitError.cancelled) { try await task.value }
-        #expect(clock.now - start < .seconds(2))
         #expect(await eventually { transport.activeTransferCount == 0 })
         #expect(await eventually { server.closedConnections == 1 })
     }
@@ -115,10 +114,7 @@ import Testing
         let task = Task { try await mesa.repos.get("demo") }
         #expect(await eventually { server.requestCount == 1 })
         task.cancel()
-        let clock = ContinuousClock()
-        let start = clock.now
         await #expect(throws: KitError.cancelled) { try await task.value }
-        #expect(clock.now - start < .seconds(2))
         #expect(await eventually { mesa.transport.activeTransferCount == 0 })
     }
 
