@@ -93,6 +93,33 @@ import Testing
         // Nothing moved.
         #expect(try object(try curl("GET", "/local/app/bookmarks/left").body)["change_id"] as? String == merged["change_id"] as? String)
 
+        // Diff between the first change and the clean merge, as JSON and as a unified diff.
+        let mergedID = merged["change_id"] as? String ?? ""
+        let diff = try object(try curl("GET", "/local/app/diff?base_change_id=\(firstID)&head_change_id=\(mergedID)").body)
+        let entries = try #require(diff["entries"] as? [[String: Any]])
+        #expect(entries.map { $0["path"] as? String } == ["notes.txt"])
+        #expect(entries.first?["status"] as? String == "modified")
+        let stats = try #require(diff["stats"] as? [String: Any])
+        #expect(stats["additions"] as? Int == 2 && stats["deletions"] as? Int == 2)
+        let unified = try curl("GET", "/local/app/diff?base_change_id=\(firstID)&head_change_id=\(mergedID)", accept: "text/plain")
+        #expect(unified.body.contains("--- a/notes.txt") && unified.body.contains("+A") && unified.body.contains("-a"))
+
+        // A conflicting merge kept with allow_conflicted: the change is conflicted, and the diff lists the path only
+        // under conflicted_entries, with both sides.
+        let kept = try object(try curl(
+            "POST", "/local/app/bookmarks/merge", json: #"{"target":"right","source":"clash","allow_conflicted":true}"#).body)
+        #expect(kept["is_conflicted"] as? Bool == true)
+        let conflictedChange = try object(try curl("GET", "/local/app/changes/\(kept["change_id"] as? String ?? "")").body)
+        #expect(conflictedChange["conflicts"] as? [String] == ["notes.txt"])
+        let conflictDiff = try object(try curl("GET", "/local/app/diff?head_change_id=\(kept["change_id"] as? String ?? "")").body)
+        #expect((conflictDiff["entries"] as? [[String: Any]])?.contains { $0["path"] as? String == "notes.txt" } == false)
+        let conflictedEntries = try #require(conflictDiff["conflicted_entries"] as? [[String: Any]])
+        #expect(conflictedEntries.first?["path"] as? String == "notes.txt")
+        let hunk = try #require((conflictedEntries.first?["hunks"] as? [[String: Any]])?.first)
+        // right edits line 3, clash line 2: adjacent edits form one conflict region, as in git.
+        #expect((hunk["target"] as? [String: Any])?["content"] as? String == base64("B\nC\n"))
+        #expect((hunk["source"] as? [String: Any])?["content"] as? String == base64("X\nc\n"))
+
         // Moving backwards needs allow_backwards.
         #expect(try curl("PATCH", "/local/app/bookmarks/left", json: #"{"change_id":"\#(firstID)"}"#).status == 409)
         let back = try curl("PATCH", "/local/app/bookmarks/left", json: #"{"change_id":"\#(firstID)","allow_backwards":true}"#)

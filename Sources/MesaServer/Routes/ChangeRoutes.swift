@@ -136,6 +136,25 @@ enum ChangeRoutes {
             return try JSONResponse.make(SuccessResponse())
         }
 
+        // Diff.
+        group.get(":org/:repo/diff") { request, context in
+            let (repo, org) = try await RepoRoutes.resolve(context, services: services, scope: .read)
+            let base = RouteSupport.query(request, "base_change_id")
+            let head = RouteSupport.query(request, "head_change_id")
+            let conflicts = RouteSupport.query(request, "conflicts") ?? "include"
+            let text = request.headers[.accept]?.contains("text/plain") == true
+            let answer = try await services.blocking { () throws -> (Diff?, String?) in
+                let operations = try RepoOperations(services: services, repo: repo, org: org)
+                let ends = try operations.diffEnds(base: base, head: head)
+                if text { return (nil, try operations.diffText(base: ends.base, head: ends.head)) }
+                return (try operations.diff(base: ends.base, head: ends.head, conflicts: conflicts), nil)
+            }
+            if let diff = answer.0 { return try JSONResponse.make(diff) }
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: answer.1 ?? "")))
+        }
+
         // Content.
         group.get(":org/:repo/content") { request, context in
             let (repo, org) = try await RepoRoutes.resolve(context, services: services, scope: .read)

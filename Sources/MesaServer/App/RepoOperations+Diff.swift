@@ -1,0 +1,132 @@
+import Foundation
+package import MesaCore
+import MesaTree
+package import MesaWire
+
+// `GET diff`: MesaTree's tree diff in Mesa's JSON shape. Conflicted paths of the head change (a merge kept with
+// allow_conflicted) appear only in `conflicted_entries`, their hunks read from the conflict markers the merge wrote.
+
+extension RepoOperations {
+    /// At most this many entries are listed; the rest set `truncated`.
+    static let diffEntryLimit = 1000
+    /// Files larger than this are listed without hunks (`omitted_reason: too_large`).
+    static let diffFileLimit: Int64 = 1 << 20
+
+    /// The changes a diff compares: `head` defaults to the default bookmark's change, `base` to head's first parent.
+    package func diffEnds(base: String?, head: String?) throws -> (base: ChangeID, head: ChangeID) {
+        let headID = try head.map(Self.changeID) ?? headChange()
+        let baseID = try base.map(Self.changeID) ?? (try repository.change(headID)?.parents.first ?? .root)
+        return (baseID, headID)
+    }
+
+    /// The unified diff text (`Accept: text/plain`).
+    package func diffText(base: ChangeID, head: ChangeID) throws -> String {
+        try repository.unifiedDiff(from: repository.tree(ofChange: base), to: repository.tree(ofChange: head))
+    }
+
+    /// The JSON diff; `conflicts` is `include`, `exclude` or `only`.
+    package func diff(base: ChangeID, head: ChangeID, conflicts: String) throws -> Diff {
+        guard ["include", "exclude", "only"].contains(conflicts) else {
+            throw APIError.badRequest("conflicts must be include, exclude or only")
+        }
+        let headTree = try repository.tree(ofChange: head)
+        let treeDiff = try repository.diff(from: try repository.tree(ofChange: base), to: headTree)
+        let conflicted = Set(try repository.change(head).flatMap { _ in try catalog.details(of: head)?.conflicts } ?? [])
+
+        var entries: [MesaWire.DiffEntry] = []
+        var additions = 0
+        var deletions = 0
+        var truncated = false
+        if conflicts != "only" {
+            for entry in treeDiff.entries where !conflicted.contains(entry.path) {
+                guard entries.count < Self.diffEntryLimit else {
+                    truncated = true
+                    break
+                }
+                entries.append(try json(entry, additions: &additions, deletions: &deletions))
+            }
+        }
+        var conflictedEntries: [ConflictedDiffEntry] = []
+        if conflicts != "exclude" {
+            for path in conflicted.sorted() {
+                let bytes = (try? repository.readBlob(try repository.entry(at: path, in: headTree).id)) ?? []
+                conflictedEntries.append(
+                    ConflictedDiffEntry(path: path, hunks: Self.conflictHunks(path: path, bytes), sizeBytes: Int64(bytes.count)))
+            }
+        }
+        let stats = DiffStats(
+            entries: entries.count, additions: additions, deletions: deletions, changes: additions + deletions,
+            conflictedEntries: conflictedEntries.count, conflictedHunks: conflictedEntries.reduce(0) { $0 + $1.hunks.count })
+        return Diff(
+            baseChangeID: base.description, headChangeID: head.description, stats: stats, truncated: truncated,
+            entries: entries, conflictedEntries: conflictedEntries)
+    }
+
+    private func json(_ entry: MesaTree.DiffEntry, additions: inout Int, deletions: inout Int) throws -> MesaWire.DiffEntry {
+        let status: MesaWire.DiffStatus
+        switch entry.status {
+        case .added: status = .added
+        case .deleted: status = .deleted
+        case .modified: status = .modified
+        case .renamed: status = .renamed
+        }
+        let size = try (entry.newID ?? entry.oldID).map { try repository.objectHeader($0).size }
+        if entry.isBinary {
+            return MesaWire.DiffEntry(path: entry.path, status: status, oldPath: entry.oldPath, omittedReason: .binary, hunks: nil, sizeBytes: size)
+        }
+        if let size, size > Self.diffFileLimit {
+            return MesaWire.DiffEntry(path: entry.path, status: status, oldPath: entry.oldPath, omittedReason: .tooLarge, hunks: nil, sizeBytes: size)
+        }
+        let hunks = entry.hunks.map { hunk in
+            MesaWire.DiffHunk(
+                oldStart: hunk.oldStart, oldLines: hunk.oldLines, newStart: hunk.newStart, newLines: hunk.newLines,
+                lines: hunk.lines.map { line in
+                    let kind: MesaWire.DiffLine.Kind
+                    switch line.kind {
+                    case .added: kind = .added
+                    case .deleted: kind = .deleted
+                    case .context: kind = .context
+                    case .annotation: kind = .annotation
+                    }
+                    if kind == .added { additions += 1 }
+                    if kind == .deleted { deletions += 1 }
+                    return MesaWire.DiffLine(kind: kind, text: line.text)
+                })
+        }
+        return MesaWire.DiffEntry(path: entry.path, status: status, oldPath: entry.oldPath, hunks: hunks, sizeBytes: size)
+    }
+
+    /// The conflict regions of a file the merge wrote with markers: the target side between `<<<<<<<` and `=======`,
+    /// the source side up to `>>>>>>>`.
+    static func conflictHunks(path: String, _ bytes: [UInt8]) -> [ConflictHunk] {
+        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        var hunks: [ConflictHunk] = []
+        var index = 0
+        while index < lines.count {
+            guard lines[index].hasPrefix("<<<<<<<") else {
+                index += 1
+                continue
+            }
+            let start = index
+            var target: [Substring] = []
+            var source: [Substring] = []
+            var inSource = false
+            index += 1
+            while index < lines.count, !lines[index].hasPrefix(">>>>>>>") {
+                if lines[index].hasPrefix("=======") { inSource = true } else if inSource { source.append(lines[index]) } else {
+                    target.append(lines[index])
+                }
+                index += 1
+            }
+            func side(_ text: [Substring]) -> MesaWire.ConflictSide {
+                MesaWire.ConflictSide(content: Data((text.joined(separator: "\n") + "\n").utf8).base64EncodedString())
+            }
+            hunks.append(
+                ConflictHunk(
+                    hunkID: "\(path):\(hunks.count + 1)", oldStart: start + 1, oldLines: target.count, newStart: start + 1,
+                    newLines: source.count, target: side(target), base: nil, source: side(source)))
+            index += 1
+        }
+        return hunks
+    }
+}
