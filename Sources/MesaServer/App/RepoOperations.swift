@@ -92,7 +92,9 @@ package struct RepoOperations {
     package func listChanges(bookmark: String?, limit: Int, cursor: String?) throws -> (items: [Change], next: String?) {
         var ordered: [ChangeID] = []
         if let bookmark {
-            var queue = [try bookmarkTarget(bookmark)]
+            // A new repo's default bookmark resolves to the virtual root, which has no changes to list.
+            let tip = bookmark == repo.defaultBookmark ? try headChange() : try bookmarkTarget(bookmark)
+            var queue = [tip]
             var seen = Set<ChangeID>()
             while !queue.isEmpty {
                 let id = queue.removeFirst()
@@ -101,8 +103,7 @@ package struct RepoOperations {
                 queue += record.parents
             }
         } else {
-            let all = try catalog.changes().map { ($0.id, try catalog.details(of: $0.id)?.updated ?? 0) }
-            ordered = all.sorted { ($0.1, $0.0.description) > ($1.1, $1.0.description) }.map(\.0)
+            ordered = try catalog.changeIDsByRecency()
         }
         let start = try cursor.map { text -> Int in
             guard let index = Int(text), index >= 0 else { throw APIError.badRequest("bad cursor '\(text)'") }

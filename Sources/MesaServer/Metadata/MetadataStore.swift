@@ -62,6 +62,8 @@ package protocol RepoCatalog: ChangeCatalog {
     func details(of id: ChangeID) throws(TreeError) -> (created: Double, updated: Double, conflicts: [String])?
     /// Records the conflicted paths of a change's current commit (empty when clean).
     func setConflicts(_ paths: [String], of id: ChangeID) throws(TreeError)
+    /// Every change id, most recently updated first.
+    func changeIDsByRecency() throws(TreeError) -> [ChangeID]
     /// Applies change and bookmark updates atomically: all of them when every expectation holds, none otherwise.
     /// - Returns: the expectations that failed (empty when the updates were applied).
     func apply(

@@ -174,6 +174,15 @@ package final class SQLiteChangeCatalog: RepoCatalog {
         }
     }
 
+    package func changeIDsByRecency() throws(TreeError) -> [ChangeID] {
+        try read { db in
+            try String.fetchAll(
+                db, sql: "SELECT change_id FROM changes WHERE repo_id = ? ORDER BY updated_at DESC, change_id DESC",
+                arguments: [repoID]
+            ).compactMap { ChangeID(parsing: $0) }
+        }
+    }
+
     /// Records the conflicted paths of a change's current commit (empty when clean).
     package func setConflicts(_ paths: [String], of id: ChangeID) throws(TreeError) {
         let text = paths.isEmpty ? nil : String(decoding: (try? JSONEncoder().encode(paths)) ?? Data(), as: UTF8.self)
