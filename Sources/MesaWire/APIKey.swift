@@ -13,13 +13,15 @@ public struct APIKey: Sendable, Hashable, CustomStringConvertible {
         self.rawValue = rawValue
     }
 
-    /// The key id embedded in our keys' format (`mesa_<keyid>_<secret>`), or `nil` for a key of another format.
+    /// The key id embedded in our keys' format (`mesa_<keyid>_<secret>`: a lower-case alphanumeric id and a secret
+    /// without underscores), or `nil` for a key of another format, such as a Mesa-issued `mesa_<secret>` whose
+    /// base64url secret may itself contain underscores (its id then comes from `whoami`).
     public var embeddedKeyID: String? {
-        let body = rawValue.dropFirst(5)
-        guard let separator = body.firstIndex(of: "_") else { return nil }
-        let id = body[..<separator]
-        guard !id.isEmpty, body.index(after: separator) < body.endIndex else { return nil }
-        return String(id)
+        let parts = rawValue.dropFirst(5).split(separator: "_", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty,
+            parts[0].utf8.allSatisfy({ (48...57).contains($0) || (97...122).contains($0) })
+        else { return nil }
+        return String(parts[0])
     }
 
     /// `base64url_nopad(SHA-256(utf8(key)))`: what the server stores, and the HMAC key of tokens signed from it.

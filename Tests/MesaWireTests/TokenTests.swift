@@ -57,6 +57,9 @@ import Testing
     @Test func keysAreRecognized() {
         #expect(APIKey("mesa_k1_s")?.embeddedKeyID == "k1")
         #expect(APIKey("mesa_opaque")?.embeddedKeyID == nil)
+        // A Mesa-issued key whose base64url secret has underscores is not mistaken for ours.
+        #expect(APIKey("mesa_Ab3_x9_Qz")?.embeddedKeyID == nil)
+        #expect(APIKey("mesa_AB_cd")?.embeddedKeyID == nil)
         #expect(APIKey("token") == nil)
         #expect(APIKey("mesa_k1_s")?.description == "mesa_k1_****")
         #expect(AccessToken.looksLikeToken("a.b.c"))
