@@ -8,7 +8,8 @@ extension RepoOperations {
     /// What `GET content` found: a JSON entry, or raw bytes for a file.
     package enum ContentResult: Sendable {
         case entry(ContentEntry)
-        case raw([UInt8])
+        /// A file's bytes, to be streamed chunk by chunk from the store.
+        case raw(Manifest)
     }
 
     static func modeText(_ mode: FileMode) -> String {
@@ -35,8 +36,8 @@ extension RepoOperations {
         case .directory:
             return try directory(entry.id, path: trimmed, name: name, depth: depth, raw: raw)
         case .regular, .executable, .symlink:
+            if raw { return .raw(try repository.manifest(ofBlob: entry.id)) }
             let bytes = try repository.readBlob(entry.id)
-            if raw { return .raw(bytes) }
             return .entry(
                 ContentEntry(
                     type: entry.mode == .symlink ? "symlink" : "file", name: name, path: trimmed, sha: entry.id.hex,

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import MesaCore
+import MesaStore
 import MesaTree
 import MesaWire
 
@@ -173,10 +174,24 @@ enum ChangeRoutes {
             switch result {
             case .entry(let entry):
                 return try JSONResponse.make(entry)
-            case .raw(let bytes):
+            case .raw(let manifest):
                 var headers = HTTPFields()
                 headers[.contentType] = "application/octet-stream"
-                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+                // Stream the file a few chunks at a time, so a large file never sits whole in memory.
+                let store = services.store
+                let body = ResponseBody(contentLength: Int(manifest.size)) { writer in
+                    var index = 0
+                    while index < manifest.chunks.count {
+                        let batch = manifest.chunks[index..<min(manifest.chunks.count, index + 16)]
+                        let bytes = try await services.blocking {
+                            try batch.flatMap { try store.chunk($0.id) }
+                        }
+                        try await writer.write(ByteBuffer(bytes: bytes))
+                        index += batch.count
+                    }
+                    try await writer.finish(nil)
+                }
+                return Response(status: .ok, headers: headers, body: body)
             }
         }
     }

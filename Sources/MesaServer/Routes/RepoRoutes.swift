@@ -73,6 +73,7 @@ enum RepoRoutes {
         group.delete(":org/:repo") { _, context in
             let (row, _) = try await resolve(context, services: services, scope: .write)
             try await services.blocking { try services.metadata.deleteRepo(id: row.id) }
+            services.repositories.forget(row.id)
             return try JSONResponse.make(SuccessResponse())
         }
     }
