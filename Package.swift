@@ -94,6 +94,7 @@ let package = Package(
             dependencies: [
                 "MesaCore", "MesaStore", "MesaTree", "MesaWire", "MesaServer", "MesaKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],

@@ -31,7 +31,7 @@ struct DebugCommand: ParsableCommand {
         abstract: "Drive the engine's layers directly (chunker, store, trees).",
         subcommands: [
             ChunkCommand.self, StoreCommand.self, TreeHashCommand.self, ImportCommand.self, ExportCommand.self,
-            TreeBenchCommand.self, BenchStoreCommand.self,
+            TreeBenchCommand.self, BenchStoreCommand.self, DelayProxyCommand.self,
         ]
     )
 }
