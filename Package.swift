@@ -92,7 +92,7 @@ let package = Package(
         .executableTarget(
             name: "MesaCLI",
             dependencies: [
-                "MesaCore", "MesaStore", "MesaTree", "MesaWire", "MesaServer",
+                "MesaCore", "MesaStore", "MesaTree", "MesaWire", "MesaServer", "MesaKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -123,7 +123,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["MesaTesting", "MesaWire", "MesaCore"],
+            dependencies: ["MesaTesting", "MesaWire", "MesaCore", "MesaKit", "MesaStore", "MesaTree"],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "MesaWireTests", dependencies: ["MesaWire", "MesaCore"], swiftSettings: strictSettings),

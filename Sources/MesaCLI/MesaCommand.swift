@@ -8,7 +8,9 @@ struct MesaCommand: AsyncParsableCommand {
         commandName: "mesa",
         abstract: "Mesa for Swift: a versioned POSIX filesystem and its self-hostable remote.",
         version: MesaVersion.current,
-        subcommands: [VersionCommand.self, ServeCommand.self, TokenCommand.self, DebugCommand.self]
+        subcommands: [
+            VersionCommand.self, ServeCommand.self, TokenCommand.self, GitImportCommand.self, DebugCommand.self,
+        ]
     )
 }
 
