@@ -124,7 +124,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["MesaTesting", "MesaWire", "MesaCore", "MesaKit"],
+            dependencies: ["MesaTesting", "MesaWire", "MesaCore", "MesaKit", "MesaStore", "MesaTree"],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "MesaWireTests", dependencies: ["MesaWire", "MesaCore"], swiftSettings: strictSettings),

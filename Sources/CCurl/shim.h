@@ -25,6 +25,10 @@ static inline CURLcode CCurl_easy_setopt_header_callback(CURL *handle, CURLoptio
                                                          size_t (*callback)(char *, size_t, size_t, void *)) {
     return curl_easy_setopt(handle, option, callback);
 }
+static inline CURLcode CCurl_easy_setopt_read_callback(CURL *handle, CURLoption option,
+                                                       size_t (*callback)(char *, size_t, size_t, void *)) {
+    return curl_easy_setopt(handle, option, callback);
+}
 static inline CURLcode CCurl_easy_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }

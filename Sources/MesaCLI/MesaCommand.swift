@@ -10,7 +10,7 @@ struct MesaCommand: AsyncParsableCommand {
         version: MesaVersion.current,
         subcommands: [
             VersionCommand.self, ServeCommand.self, RepoCommand.self, BookmarkCommand.self, LogCommand.self,
-            TokenCommand.self, KeyCommand.self, DebugCommand.self,
+            TokenCommand.self, KeyCommand.self, GitImportCommand.self, DebugCommand.self,
         ]
     )
 }

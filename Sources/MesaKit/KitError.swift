@@ -28,6 +28,16 @@ public enum KitError: Error, Sendable, Equatable, CustomStringConvertible {
     case credentialUnavailable(String)
     /// The task was cancelled, or the stream dropped; the transfer was stopped.
     case cancelled
+    /// The server's sync protocol versions (`serverMinimum...serverMaximum`) exclude this client's `client`
+    /// version; nothing was transferred.
+    case incompatibleProtocol(client: Int, serverMinimum: Int, serverMaximum: Int)
+    /// A sync frame stream is not valid: malformed, oversized, corrupt in transit, or cut before its end frame
+    /// (``SyncStreamError/truncated``). A stream is never taken as a shorter answer.
+    case syncStream(SyncStreamError)
+    /// The server failed after a sync stream began and said so in an error frame (Mesa's error code and message).
+    case streamError(code: String, message: String)
+    /// The records given to a push could not be read; the push was aborted and nothing it carried was applied.
+    case pushSourceFailed(String)
 
     /// A sentence naming what failed and, where it helps, what to do.
     public var description: String {
@@ -48,20 +58,34 @@ public enum KitError: Error, Sendable, Equatable, CustomStringConvertible {
             "no credential: \(message)"
         case .cancelled:
             "the request was cancelled"
+        case .incompatibleProtocol(let client, let minimum, let maximum):
+            "the server speaks sync protocol versions \(minimum)...\(maximum) and this client speaks \(client): "
+                + "upgrade the \(client < minimum ? "client" : "server")"
+        case .syncStream(let error):
+            "invalid sync stream: \(error)"
+        case .streamError(let code, let message):
+            "the server failed while streaming (\(code)): \(message)"
+        case .pushSourceFailed(let message):
+            "the records to push could not be read: \(message)"
         }
     }
 
-    /// The server's error code for ``api(status:code:message:details:)``, `nil` otherwise.
+    /// The server's error code for ``api(status:code:message:details:)`` and ``streamError(code:message:)``, `nil`
+    /// otherwise.
     public var apiCode: String? {
-        guard case .api(_, let code, _, _) = self else { return nil }
-        return code
+        switch self {
+        case .api(_, let code, _, _), .streamError(let code, _): code
+        default: nil
+        }
     }
 
     /// The HTTP status for ``api(status:code:message:details:)`` and ``unexpectedResponse(status:body:)``.
     public var status: Int? {
         switch self {
         case .api(let status, _, _, _), .unexpectedResponse(let status, _): status
-        case .transport, .decoding, .invalidArgument, .tokenCannotMintTokens, .credentialUnavailable, .cancelled: nil
+        case .transport, .decoding, .invalidArgument, .tokenCannotMintTokens, .credentialUnavailable, .cancelled,
+            .incompatibleProtocol, .syncStream, .streamError, .pushSourceFailed:
+            nil
         }
     }
 }

@@ -109,8 +109,7 @@ public struct Mesa: Sendable {
     /// Access tokens signed locally from the client's API key.
     public var tokens: Tokens { Tokens(client: client) }
 
-    // The sync-protocol client (batched trees, chunks, have/push) will be `func sync(_ repo:) -> Sync`, built on
-    // `RESTClient.send` and streaming `ByteStream` bodies, once the protocol exists (issue #4, point 4).
+    // The sync-protocol client, `sync(_ repo:) -> Sync`, is in Sync/Sync.swift.
 }
 
 extension Mesa {

@@ -5,7 +5,7 @@
 // streams. The server records every request and counts accepted connections, and can be told to delay each
 // response, to answer the next N requests with a 5xx, or to drop the next N connections after reading the request.
 // Only the thread that owns a socket closes it; `stop()` wakes blocked threads with `shutdown(2)`.
-// Request bodies must carry `Content-Length` (libcurl sends one for in-memory bodies).
+// Request bodies carry `Content-Length` (libcurl sends one for in-memory bodies) or are chunked (streamed uploads).
 import Dispatch
 import Foundation
 import Glibc
@@ -374,14 +374,23 @@ package final class LoopbackHTTPServer: Sendable {
                     )
                 )
             }
-            let length =
-                Int(headers.first { $0.name.lowercased() == "content-length" }?.value ?? "0") ?? 0
             let bodyStart = headerEnd + 4
-            while buffer.count < bodyStart + length {
-                guard receive(socket, into: &buffer) else { return nil }
+            let body: [UInt8]
+            if headers.contains(where: {
+                $0.name.lowercased() == "transfer-encoding" && $0.value.lowercased().contains("chunked")
+            }) {
+                buffer.removeFirst(bodyStart)
+                guard let chunked = readChunkedBody(socket, &buffer) else { return nil }
+                body = chunked
+            } else {
+                let length =
+                    Int(headers.first { $0.name.lowercased() == "content-length" }?.value ?? "0") ?? 0
+                while buffer.count < bodyStart + length {
+                    guard receive(socket, into: &buffer) else { return nil }
+                }
+                body = Array(buffer[bodyStart..<(bodyStart + length)])
+                buffer.removeFirst(bodyStart + length)
             }
-            let body = Array(buffer[bodyStart..<(bodyStart + length)])
-            buffer.removeFirst(bodyStart + length)
             let target = String(requestLine[1])
             let question = target.firstIndex(of: "?")
             return Request(
@@ -391,6 +400,37 @@ package final class LoopbackHTTPServer: Sendable {
                 headers: headers,
                 body: body
             )
+        }
+
+        /// Reads a chunked body (`size CRLF data CRLF ... 0 CRLF CRLF`, no trailers) from `buffer` plus the socket,
+        /// leaving what follows in `buffer`; `nil` when the connection ends first or the framing is bad.
+        private func readChunkedBody(_ socket: Int32, _ buffer: inout [UInt8]) -> [UInt8]? {
+            var body: [UInt8] = []
+            var start = 0
+            while true {
+                var lineEnd = LoopbackHTTPServer.find([13, 10], in: buffer, from: start)
+                while lineEnd == nil {
+                    guard receive(socket, into: &buffer) else { return nil }
+                    lineEnd = LoopbackHTTPServer.find([13, 10], in: buffer, from: start)
+                }
+                guard let lineEnd else { return nil }
+                let sizeText = String(decoding: buffer[start..<lineEnd], as: UTF8.self).split(separator: ";").first ?? ""
+                guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else { return nil }
+                let dataStart = lineEnd + 2
+                while buffer.count < dataStart + size + 2 {
+                    guard receive(socket, into: &buffer) else { return nil }
+                }
+                body += buffer[dataStart..<(dataStart + size)]
+                start = dataStart + size + 2
+                if size == 0 {
+                    buffer.removeFirst(start)
+                    return body
+                }
+                if start > 1 << 20 {
+                    buffer.removeFirst(start)
+                    start = 0
+                }
+            }
         }
 
         private func receive(_ socket: Int32, into buffer: inout [UInt8]) -> Bool {
@@ -432,9 +472,9 @@ package final class LoopbackHTTPServer: Sendable {
         }
     }
 
-    fileprivate static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
-        guard haystack.count >= needle.count else { return nil }
-        for start in 0...(haystack.count - needle.count)
+    fileprivate static func find(_ needle: [UInt8], in haystack: [UInt8], from offset: Int = 0) -> Int? {
+        guard haystack.count - offset >= needle.count else { return nil }
+        for start in offset...(haystack.count - needle.count)
         where haystack[start..<(start + needle.count)].elementsEqual(needle) {
             return start
         }

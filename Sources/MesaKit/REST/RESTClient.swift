@@ -6,8 +6,8 @@ import Synchronization
 /// What every resource of a ``Mesa`` client shares: the API root, the credential provider, the transport, the
 /// retry policy, and the org and key id learned from `whoami`.
 ///
-/// ``send(_:_:query:body:accept:)`` is the one path every request takes (credential, retries, error bodies); the
-/// sync-protocol client will send its binary frames through it too.
+/// ``send(_:_:query:body:upload:contentType:accept:headers:accepting:credential:)`` is the one path every request
+/// takes (credential, retries, error bodies), the sync protocol's frame streams included.
 final class RESTClient: Sendable {
     /// The base URL with `/v1`, without a trailing slash.
     let apiRoot: String
@@ -87,8 +87,12 @@ final class RESTClient: Sendable {
     ///   - segments: path segments after `/v1`, each percent-encoded here.
     ///   - query: query items; `nil` values are left out.
     ///   - body: the request body.
-    ///   - contentType: the body's media type (JSON for REST; the sync protocol's frames will use their own).
+    ///   - upload: a body produced while it is sent (the sync push); once libcurl has taken a byte of it the
+    ///     request is never retried, since those bytes cannot be produced again.
+    ///   - contentType: the body's media type (JSON for REST; the sync protocol's frames use their own).
     ///   - accept: the `Accept` header, if any.
+    ///   - headers: more header fields (`If-None-Match`).
+    ///   - accepting: statuses outside `2xx` returned as answers rather than thrown (`304`, a push's `409`).
     ///   - credential: a credential to use instead of asking the provider.
     /// - Throws: ``KitError/api(status:code:message:details:)`` for an error answer, and the transport's errors.
     func send(
@@ -96,8 +100,11 @@ final class RESTClient: Sendable {
         _ segments: [String],
         query: [(name: String, value: String?)] = [],
         body: [UInt8]? = nil,
+        upload: UploadBody? = nil,
         contentType: String = "application/json",
         accept: String? = nil,
+        headers extraHeaders: [HTTPField] = [],
+        accepting: Set<Int> = [],
         credential fixedCredential: String? = nil
     ) async throws(KitError) -> HTTPResponse {
         let url = apiRoot + PercentEncoding.path(segments) + PercentEncoding.query(query)
@@ -108,19 +115,23 @@ final class RESTClient: Sendable {
             if let fixedCredential { credential = fixedCredential } else { credential = try await currentCredential() }
             var headers = [HTTPField("Authorization", "Bearer \(credential)")]
             if let accept { headers.append(HTTPField("Accept", accept)) }
-            if body != nil { headers.append(HTTPField("Content-Type", contentType)) }
+            if body != nil || upload != nil { headers.append(HTTPField("Content-Type", contentType)) }
+            headers += extraHeaders
             let request = HTTPRequest(
                 method: method,
                 url: url,
                 headers: headers,
                 body: body,
+                upload: upload,
                 timeout: configuration.requestTimeout
             )
             let response: HTTPResponse
             do {
                 response = try await transport.send(request)
             } catch {
-                guard attempt < policy.maxAttempts, policy.allowsRetry(after: error, method: method) else {
+                guard attempt < policy.maxAttempts, policy.allowsRetry(after: error, method: method),
+                    (upload?.bytesTaken ?? 0) == 0
+                else {
                     throw error
                 }
                 logger.debug(
@@ -133,8 +144,10 @@ final class RESTClient: Sendable {
                 attempt += 1
                 continue
             }
-            if (200..<300).contains(response.status) { return response }
-            if attempt < policy.maxAttempts, policy.allowsRetry(status: response.status, method: method) {
+            if (200..<300).contains(response.status) || accepting.contains(response.status) { return response }
+            if attempt < policy.maxAttempts, policy.allowsRetry(status: response.status, method: method),
+                (upload?.bytesTaken ?? 0) == 0
+            {
                 logger.debug(
                     "retrying after a server error",
                     metadata: [
@@ -170,16 +183,29 @@ final class RESTClient: Sendable {
         query: [(name: String, value: String?)] = [],
         body: some Encodable
     ) async throws(KitError) -> Response {
-        let bytes: [UInt8]
+        let bytes = try Self.encodeJSON(body)
+        let response = try await send(method, segments, query: query, body: bytes)
+        return try await Self.decode(Response.self, from: response)
+    }
+
+    /// A request body as JSON (slashes unescaped).
+    static func encodeJSON(_ body: some Encodable) throws(KitError) -> [UInt8] {
         do {
             let encoder = JSONEncoder()
             encoder.outputFormatting = .withoutEscapingSlashes
-            bytes = Array(try encoder.encode(body))
+            return Array(try encoder.encode(body))
         } catch {
             throw .invalidArgument("the request body could not be encoded as JSON: \(error)")
         }
-        let response = try await send(method, segments, query: query, body: bytes)
-        return try await Self.decode(Response.self, from: response)
+    }
+
+    /// Decodes JSON bytes of an answer (or of a sync stream's JSON frame).
+    static func decodeJSON<Value: Decodable>(_ type: Value.Type, from bytes: [UInt8]) throws(KitError) -> Value {
+        do {
+            return try JSONDecoder().decode(Value.self, from: Data(bytes))
+        } catch {
+            throw .decoding(type: String(describing: Value.self), message: "\(error)")
+        }
     }
 
     private func pause(_ delay: Duration) async throws(KitError) {
@@ -193,20 +219,16 @@ final class RESTClient: Sendable {
     /// The largest JSON answer read into memory (a list page of 100 changes is far below it).
     static let maxJSONBytes = 64 << 20
 
-    private static func decode<Response: Decodable>(
+    static func decode<Response: Decodable>(
         _ type: Response.Type,
         from response: HTTPResponse
     ) async throws(KitError) -> Response {
         let bytes = try await response.body.collect(upTo: maxJSONBytes)
-        do {
-            return try JSONDecoder().decode(Response.self, from: Data(bytes))
-        } catch {
-            throw .decoding(type: String(describing: Response.self), message: "\(error)")
-        }
+        return try decodeJSON(Response.self, from: bytes)
     }
 
     /// The error an unsuccessful response stands for: Mesa's error body when it has one.
-    private static func error(from response: HTTPResponse) async -> KitError {
+    static func error(from response: HTTPResponse) async -> KitError {
         let bytes: [UInt8]
         do {
             bytes = try await response.body.collect(upTo: 1 << 20)

@@ -17,6 +17,12 @@
 // loop down only after the last response stream is gone. Shutdown removes every handle, fails their readers with
 // `cancelled`, and lets the thread exit; `curl_multi_cleanup` runs when the last reference to the loop goes.
 //
+// Streamed uploads. A request with an `UploadBody` is sent chunked: the read callback copies bytes a task wrote into
+// the body's bounded buffer, answers `CURL_READFUNC_PAUSE` when none are ready, and the task's next write sends
+// `unpause` (the same command the reader uses, since `CURLPAUSE_CONT` resumes both directions; a direction with
+// nothing to do pauses itself again in its callback). A full buffer makes the writing task wait, so a slow server
+// slows the producer through TCP flow control.
+//
 // Back-pressure. The write callback copies bytes into the transfer's bounded buffer. When the buffer is full it
 // answers `CURL_WRITEFUNC_PAUSE`: libcurl keeps that piece and stops reading the socket, so TCP flow control slows
 // the server. When the reader drains the buffer to a quarter it sends `unpause`, and the loop calls
@@ -188,6 +194,9 @@ package final class CurlEventLoop: Sendable {
             try easy.set(CURLOPT_HTTPGET, 1, name: "CURLOPT_HTTPGET")
         case .head:
             try easy.set(CURLOPT_NOBODY, 1, name: "CURLOPT_NOBODY")
+        case .post where request.upload != nil:
+            // No size is set: with the read callback installed below, libcurl sends the body chunked.
+            try easy.set(CURLOPT_POST, 1, name: "CURLOPT_POST")
         case .post:
             try easy.set(CURLOPT_POST, 1, name: "CURLOPT_POST")
             try easy.setBody(request.body ?? [])
@@ -199,7 +208,9 @@ package final class CurlEventLoop: Sendable {
             try easy.set(CURLOPT_CUSTOMREQUEST, request.method.rawValue, name: "CURLOPT_CUSTOMREQUEST")
         }
         // An empty `Expect:` stops libcurl from waiting for `100 Continue` before sending a larger body.
-        try easy.setHeaders(request.headers.map { "\($0.name): \($0.value)" } + ["Expect:"])
+        var lines = request.headers.map { "\($0.name): \($0.value)" } + ["Expect:"]
+        if request.upload != nil { lines.append("Transfer-Encoding: chunked") }
+        try easy.setHeaders(lines)
         try easy.setCallbacks(context: context)
     }
 

@@ -62,6 +62,9 @@ package final class CurlTransport: Sendable {
             maxBufferedBytes: configuration.maxBufferedBytesPerTransfer
         )
         let reader = BodyReader(context: context, loop: loop, transport: self)
+        request.upload?.attach { [weak context] in
+            if let context { loop.unpause(context) }
+        }
         let head = await withTaskCancellationHandler {
             await withCheckedContinuation { (waiter: TransferContext.HeadWaiter) in
                 context.waitForHead(waiter)

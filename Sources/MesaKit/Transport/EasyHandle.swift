@@ -92,7 +92,8 @@ final class EasyHandle {
         try CurlError.check(code, operation: "curl_easy_setopt(CURLOPT_HTTPHEADER)")
     }
 
-    /// Installs the write and header callbacks with `context` as their data.
+    /// Installs the write and header callbacks with `context` as their data, and the read callback when the request
+    /// streams its body.
     ///
     /// SAFETY: the pointer is `Unmanaged.passUnretained`: the event loop's transfer table holds the context strongly
     /// from before this call until after `curl_multi_remove_handle`, and libcurl calls the callbacks only while the
@@ -105,6 +106,10 @@ final class EasyHandle {
         let headerCode = CCurl_easy_setopt_header_callback(raw, CURLOPT_HEADERFUNCTION, CurlCallbacks.header)
         try CurlError.check(headerCode, operation: "curl_easy_setopt(CURLOPT_HEADERFUNCTION)")
         try set(CURLOPT_HEADERDATA, pointer: pointer, name: "CURLOPT_HEADERDATA")
+        guard context.request.upload != nil else { return }
+        let readCode = CCurl_easy_setopt_read_callback(raw, CURLOPT_READFUNCTION, CurlCallbacks.read)
+        try CurlError.check(readCode, operation: "curl_easy_setopt(CURLOPT_READFUNCTION)")
+        try set(CURLOPT_READDATA, pointer: pointer, name: "CURLOPT_READDATA")
     }
 
     /// Reads a `long` piece of information, e.g. `CURLINFO_RESPONSE_CODE`.
@@ -137,6 +142,23 @@ enum CurlCallbacks {
         let context = Unmanaged<TransferContext>.fromOpaque(userdata).takeUnretainedValue()
         let bytes = UnsafeRawBufferPointer(start: data, count: size * count)
         return context.receiveBody(bytes) ?? Int(CURL_WRITEFUNC_PAUSE)
+    }
+
+    /// `CURLOPT_READFUNCTION`: upload bytes, `CURL_READFUNC_PAUSE` when the producer lags, `CURL_READFUNC_ABORT`
+    /// when the body was abandoned.
+    static let read: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = {
+        buffer,
+        size,
+        count,
+        userdata in
+        guard let userdata, let buffer else { return Int(CURL_READFUNC_ABORT) }
+        // SAFETY: as for `write`; `buffer` has room for `size * count` bytes for the duration of this call only.
+        let context = Unmanaged<TransferContext>.fromOpaque(userdata).takeUnretainedValue()
+        switch context.readBody(into: UnsafeMutableRawBufferPointer(start: buffer, count: size * count)) {
+        case .bytes(let copied): return copied
+        case .pause: return Int(CURL_READFUNC_PAUSE)
+        case .abort: return Int(CURL_READFUNC_ABORT)
+        }
     }
 
     /// `CURLOPT_HEADERFUNCTION`: one header line per call, including the status line and the final blank line.

@@ -31,7 +31,8 @@ package struct HTTPField: Sendable, Equatable {
     }
 }
 
-/// A request for ``CurlTransport``: everything is in memory, so a retry can send it again.
+/// A request for ``CurlTransport``: everything is in memory, so a retry can send it again, except a streamed
+/// ``upload`` body, which a retry may reuse only while libcurl has taken none of its bytes.
 package struct HTTPRequest: Sendable {
     /// The method.
     package var method: HTTPMethod
@@ -41,6 +42,8 @@ package struct HTTPRequest: Sendable {
     package var headers: [HTTPField]
     /// The body, or `nil` for none.
     package var body: [UInt8]?
+    /// A body produced while it is sent (chunked transfer encoding); when set, ``body`` is ignored.
+    package var upload: UploadBody?
     /// A limit on the whole transfer, or `nil` to rely on the connect timeout and the low-speed limit only.
     package var timeout: Duration?
 
@@ -50,12 +53,14 @@ package struct HTTPRequest: Sendable {
         url: String,
         headers: [HTTPField] = [],
         body: [UInt8]? = nil,
+        upload: UploadBody? = nil,
         timeout: Duration? = nil
     ) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
+        self.upload = upload
         self.timeout = timeout
     }
 }

@@ -175,12 +175,19 @@ final class TransferContext: Sendable {
         }
     }
 
-    /// Records that the loop is about to call `curl_easy_pause(CURLPAUSE_CONT)`.
+    /// Records that the loop is about to call `curl_easy_pause(CURLPAUSE_CONT)`, which resumes both directions.
     func willUnpause() {
         state.withLock { state in
             state.paused = false
             state.unpauseRequested = false
         }
+        request.upload?.willResume()
+    }
+
+    /// Fills libcurl's upload buffer from the request's streamed body (the read callback's work).
+    func readBody(into destination: UnsafeMutableRawBufferPointer) -> UploadBody.ReadResult {
+        guard let upload = request.upload else { return .bytes(0) }
+        return upload.read(into: destination)
     }
 
     /// Ends the transfer: wakes the head waiter (with `fallbackStatus` as the head if no header block was seen, or

@@ -1,0 +1,73 @@
+import Dispatch
+import MesaCore
+import MesaStore
+import MesaWire
+
+// The bridge between a local ContentStore and the sync protocol's records (MesaKit may not import MesaStore, and
+// MesaStore does not know MesaWire): records travel as stored, without recompression, and records received are
+// stored only once MesaStore has verified their ids (`ContentStore.putVerified`).
+
+extension SyncRecord {
+    /// A stored record as it travels in a sync stream.
+    init(_ record: StoredRecord) {
+        self.init(key: record.key, codec: record.codec.rawValue, rawLength: record.rawLength, stored: record.stored)
+    }
+}
+
+extension StoredRecord {
+    /// A received record in the store's terms.
+    /// - Throws: ``StoreError/corruptRecord(_:reason:)`` for a codec the store does not know.
+    init(_ record: SyncRecord) throws(StoreError) {
+        guard let codec = Codec(rawValue: record.codec) else {
+            throw .corruptRecord(record.key, reason: "unknown codec \(record.codec)")
+        }
+        self.init(key: record.key, codec: codec, rawLength: record.rawLength, stored: record.stored)
+    }
+}
+
+/// Runs blocking work (disk reads, libgit2) on a dedicated serial queue, never on Swift's cooperative pool (STYLE.md
+/// section 5.7).
+enum Blocking {
+    private static let queue = DispatchQueue(label: "mesa.cli.blocking")
+
+    /// Runs `work` on the blocking queue and returns its result.
+    static func run<Value: Sendable>(_ work: @escaping @Sendable () throws -> Value) async throws -> Value {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try work() }) }
+        }
+    }
+}
+
+/// The records of `keys`, read from a store in batches on the blocking queue, in the order given (a push's order).
+struct StoreRecords: AsyncSequence, Sendable {
+    typealias Element = SyncRecord
+
+    /// Records read per hop to the blocking queue.
+    static let batchSize = 128
+
+    let store: ContentStore
+    let keys: [RecordKey]
+
+    func makeAsyncIterator() -> Iterator { Iterator(store: store, keys: keys) }
+
+    struct Iterator: AsyncIteratorProtocol {
+        let store: ContentStore
+        let keys: [RecordKey]
+        var batch: [SyncRecord] = []
+        var index = 0
+        var nextKey = 0
+
+        mutating func next() async throws -> SyncRecord? {
+            if index == batch.count {
+                guard nextKey < keys.count else { return nil }
+                let slice = Array(keys[nextKey..<Swift.min(keys.count, nextKey + StoreRecords.batchSize)])
+                let store = store
+                batch = try await Blocking.run { try slice.map { SyncRecord(try store.stored($0)) } }
+                nextKey += slice.count
+                index = 0
+            }
+            defer { index += 1 }
+            return batch[index]
+        }
+    }
+}
