@@ -1,24 +1,54 @@
 #!/usr/bin/env bash
-# The main job, until `mesa mount` exists: build `mesa`, generate a source-like file, ingest it into a fresh
-# content store, prove it reads back byte for byte, and print the store's statistics.
+# The main job: build `mesa`, start an embedded `mesa serve` on a free port, import a demo repository (this project's
+# own git history) through the sync protocol, read it back over the REST API, then keep serving until Ctrl-C.
+#
+#   scripts/demo.sh            data in $MESA_DEMO_DIR (default: a new directory under /tmp)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
 scripts/bootstrap.sh
 swift build -c release --product mesa
-mesa=.build/release/mesa
+mesa=$PWD/.build/release/mesa
 work=${MESA_DEMO_DIR:-$(mktemp -d /tmp/mesa-demo.XXXXXX)}
 mkdir -p "$work"
-input="$work/demo-input.tar"
-if [[ ! -s $input ]]; then
-    echo "demo: packing /usr/include and /usr/share/doc into $input"
-    tar -cf "$input" -C / usr/include usr/share/doc 2>/dev/null || true
+
+# A demo git repository: this checkout's history, or a generated one when this is not a git checkout.
+source_repo=$PWD
+if ! git -C "$source_repo" rev-parse --verify -q HEAD >/dev/null; then
+    source_repo=$work/demo-source
+    rm -rf "$source_repo" && mkdir -p "$source_repo"
+    cp -r Sources docs README.md "$source_repo"/
+    git -C "$source_repo" init -q && git -C "$source_repo" add -A
+    git -C "$source_repo" -c user.name=demo -c user.email=demo@example.com commit -qm "demo"
 fi
-echo "demo: ingesting $(du -h "$input" | cut -f1) into $work/store"
-line=$("$mesa" debug store ingest --store "$work/store" --threads "$(nproc)" "$input")
-echo "$line"
-blob=$(echo "$line" | head -n 1 | cut -f1)
-"$mesa" debug store cat --store "$work/store" "$blob" | cmp - "$input"
-echo "demo: read back byte for byte; git agrees on the blob id: $(git hash-object "$input")"
-"$mesa" debug store stats --store "$work/store"
-echo "demo: store kept at $work/store (try: $mesa debug store fsck --store $work/store)"
+branch=$(git -C "$source_repo" symbolic-ref --short HEAD 2>/dev/null || echo main)
+
+"$mesa" serve --data-dir "$work/server" --listen 127.0.0.1:0 >"$work/serve.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do grep -q "^listening on" "$work/serve.log" && break; sleep 0.1; done
+url=$(sed -n 's/^listening on //p' "$work/serve.log")
+[[ -n $url ]] || { cat "$work/serve.log" >&2; exit 1; }
+export MESA_SERVICE_DOMAIN=$url MESA_API_KEY=$(cat "$work/server/admin.key")
+
+echo "demo: importing $source_repo ($branch) into local/demo"
+"$mesa" import "$source_repo" --repo demo --branch "$branch"
+"$mesa" log --repo demo --bookmark "$branch" --limit 3
+
+file=README.md
+curl -sf -H "Authorization: Bearer $MESA_API_KEY" -H "Accept: application/octet-stream" \
+    "$url/v1/local/demo/content?path=$file" | cmp - <(git -C "$source_repo" show "$branch:$file")
+echo "demo: $file read back over REST equals git's copy"
+
+cat <<INFO
+
+mesa serve is running at $url (data in $work/server). In another shell:
+
+  export MESA_SERVICE_DOMAIN=$url MESA_API_KEY=\$(cat $work/server/admin.key)
+  $mesa repo list
+  $mesa log --repo demo --bookmark $branch
+  curl -s -H "Authorization: Bearer \$MESA_API_KEY" "\$MESA_SERVICE_DOMAIN/v1/local/demo/content?path=Sources"
+
+Press Ctrl-C to stop.
+INFO
+wait $server
