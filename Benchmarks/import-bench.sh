@@ -56,19 +56,26 @@ for _ in $(seq 1 100); do grep -q "listening on" "$work/serve.log" && break; sle
 export MESA_SERVICE_DOMAIN=$(sed -n 's/^listening on //p' "$work/serve.log")
 export MESA_API_KEY=$(cat "$work/data/admin.key")
 
-first=$("$mesa" import "$work/src" --repo bench --json)
+if [[ -x /usr/bin/time ]]; then
+    first=$(/usr/bin/time -f "%M" -o "$work/rss" "$mesa" import "$work/src" --repo bench --json)
+else
+    first=$("$mesa" import "$work/src" --repo bench --json)
+fi
+rss_kib=$(cat "$work/rss" 2>/dev/null || echo 0)
 again=$("$mesa" import "$work/src" --repo bench --json)
 echo "$first"
 echo "$again"
-python3 - "$first" "$again" "$bytes" "$files" "$commits" <<'PY'
+python3 - "$first" "$again" "$bytes" "$files" "$commits" "$rss_kib" <<'PY'
 import json, sys
 first, again = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-size, files, commits = int(sys.argv[3]), sys.argv[4], sys.argv[5]
+size, files, commits, rss = int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6])
 push = first["push_seconds"]
 print("| what | figure |")
 print("|---|---:|")
 print(f"| repository | {files} files, {size / 1e6:.1f} MB, {commits} commits |")
 print(f"| import, whole command | {first['seconds']:.2f} s |")
 print(f"| push (one streaming request) | {first['records_sent']} records, {first['bytes_sent'] / 1e6:.1f} MB in {push:.2f} s = {first['bytes_sent'] / 1e6 / push:.1f} MB/s |")
+if rss:
+    print(f"| peak memory of the import process | {rss / 1024:.0f} MiB |")
 print(f"| second import (up to date) | {again['seconds']:.2f} s, {again['records_sent']} records |")
 PY
