@@ -83,3 +83,16 @@ import Testing
         #expect(missing.standardError.contains("is not in the store"))
     }
 }
+
+@Suite struct ImportCommandParsingTests {
+    @Test func importTakesTheRepoBranchForceAndClientOptions() throws {
+        let command = try GitImportCommand.parse(
+            ["src", "--repo", "app", "--branch", "release", "--force", "--json", "--server", "http://127.0.0.1:1"])
+        #expect(command.gitDirectory == "src")
+        #expect(command.repo == "app")
+        #expect(command.branch == "release")
+        #expect(command.force && command.json)
+        #expect(command.client.serviceDomain == "http://127.0.0.1:1")
+        #expect(throws: (any Error).self) { try GitImportCommand.parse(["src"]) }  // --repo is required
+    }
+}

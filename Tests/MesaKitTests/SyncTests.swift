@@ -271,6 +271,8 @@ private struct PacedRecords: AsyncSequence, Sendable {
         #expect(!outcome.applied)
         #expect(outcome.result == result)
         #expect(outcome.mergeMaterial == material)
+        // The push did not reuse the capabilities call's connection: a dead reused one could not be retried.
+        #expect(server.acceptedConnections == 2)
     }
 
     @Test func aFailingRecordSourceAbortsThePushWithAnErrorFrame() async throws {

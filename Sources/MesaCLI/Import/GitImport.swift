@@ -6,11 +6,12 @@ import MesaTree
 
 // `mesa import`: one branch of a local git repository into a repo on a Mesa server, through the sync protocol.
 //
-// 1. The repo is looked up (a first request that also proves the server is reachable and the credential valid).
-// 2. The branch's whole history is imported into a temporary local ContentStore with MesaTree's `importGit`: every
+// 1. The branch's tip is read from the source (libgit2 through MesaTree), so a bad directory or branch fails first.
+// 2. The repo is looked up (which also proves the server reachable and the credential valid), and the bookmark of
+//    the same name resolved (`sync/resolve`): at the tip already, the import is "up to date" and nothing else runs.
+// 3. The branch's whole history is imported into a temporary local ContentStore with MesaTree's `importGit`: every
 //    commit becomes a change with an id derived from the commit id, so a commit imported twice is the same change.
-// 3. The server is asked where the bookmark of the same name is (`sync/resolve`). At the tip already: "up to date",
-//    nothing else is sent. Not an ancestor of the new tip: refused unless `--force`.
+//    A bookmark that is not an ancestor of the new tip is refused unless `--force`.
 // 4. The changes the server already has are learned cheaply: after a fast-forward from a bookmark that an import
 //    made, every ancestor of its commit; otherwise from the REST change list (skipped for a repo made just now).
 // 5. The records the new commits reach are planned in push order (`records(reachableFrom:known:)`, not entering
@@ -31,8 +32,8 @@ struct ImportSummary: Codable, Sendable, Equatable {
     var bookmark: String
     var tipCommit: String
     var tipChange: String
-    /// Commits in the branch's history.
-    var commits: Int
+    /// Commits in the branch's history (`nil` when the import was up to date and the history was not read).
+    var commits: Int?
     /// Changes the push created or evolved.
     var newChanges: Int
     /// Records the new commits reach (before `have`).
@@ -64,9 +65,9 @@ struct ImportSummary: Codable, Sendable, Equatable {
         let rate = pushSeconds > 0 ? Double(bytesSent) / pushSeconds / 1e6 : 0
         let timing = String(format: "%.2f s", seconds)
         if status == "up_to_date" {
-            return "\(repo)/\(bookmark) is up to date at \(tipCommit.prefix(12)): \(commits) commits, 0 records sent, \(timing)"
+            return "\(repo)/\(bookmark) is up to date at \(tipCommit.prefix(12)): 0 records sent, \(timing)"
         }
-        return "imported \(bookmark) into \(repo) at \(tipCommit.prefix(12)): \(commits) commits (\(newChanges) new), "
+        return "imported \(bookmark) into \(repo) at \(tipCommit.prefix(12)): \(commits ?? 0) commits (\(newChanges) new), "
             + "\(recordsSent) records sent (\(ByteCount(bytesSent)), \(String(format: "%.1f", rate)) MB/s), \(timing)"
             + (defaultBookmarkSet ? "; \(bookmark) is now the default bookmark" : "")
     }
@@ -90,6 +91,21 @@ struct GitImport {
 
     func run() async throws -> ImportSummary {
         let started = ContinuousClock.now
+        let source = gitDirectory
+        let wanted = branch
+        // The branch's tip first: a bad directory or branch fails before anything touches the server, and an import
+        // that is already there costs no local import.
+        let (tip, branchName) = try await Blocking.run { () throws -> (ObjectID, String) in
+            do throws(TreeError) {
+                return try MesaRepository.gitBranchTip(repositoryAt: source, branch: wanted)
+            } catch {
+                throw Self.explain(error, directory: source, branch: wanted)
+            }
+        }
+        guard branchName != "HEAD" else {
+            throw ImportFailure(description: "HEAD of \(gitDirectory) is detached: name the branch to import with --branch.")
+        }
+        let tipChange = ChangeID(importedCommit: tip)
         let existing = try await kit { () async throws(KitError) -> Repo? in
             do throws(KitError) {
                 return try await mesa.repos.get(repo)
@@ -100,27 +116,39 @@ struct GitImport {
                 }
             }
         }
+        let sync = mesa.sync(repo)
+        let server = existing == nil ? nil : try await bookmark(branchName, sync)
+        var summary = ImportSummary(
+            status: "up_to_date", repo: repo, bookmark: branchName, tipCommit: tip.hex,
+            tipChange: tipChange.description, commits: nil, newChanges: 0, recordsPlanned: 0, recordsSent: 0,
+            bytesSent: 0, defaultBookmarkSet: false, seconds: 0, pushSeconds: 0)
+        if let existing, let server, server.commit == tip.hex, server.changeID == tipChange.description {
+            let hadNoContent = existing.headChangeID == ChangeID.root.description
+            summary.defaultBookmarkSet = try await setDefaultBookmark(
+                branchName, repo: existing, hadNoContent: hadNoContent, created: false)
+            summary.seconds = (ContinuousClock.now - started).seconds
+            return summary
+        }
 
-        progress.stage("reading the history of \(branch ?? "HEAD") in \(gitDirectory)")
+        progress.stage("reading the history of \(branchName) in \(gitDirectory)")
         let scratch = try ScratchRepository()
-        let source = gitDirectory
-        let wanted = branch
         let repository = scratch.repository
         let report = try await Blocking.run { () throws -> ImportReport in
             do throws(TreeError) {
-                return try repository.importGit(repositoryAt: source, branch: wanted)
+                return try repository.importGit(repositoryAt: source, branch: branchName)
             } catch {
-                throw Self.explain(error, directory: source, branch: wanted)
+                throw Self.explain(error, directory: source, branch: branchName)
             }
         }
-        guard report.branch != "HEAD" else {
-            throw ImportFailure(description: "HEAD of \(gitDirectory) is detached: name the branch to import with --branch.")
+        guard report.tip == tip else {
+            throw ImportFailure(description: "\(branchName) of \(gitDirectory) moved while importing; run mesa import again.")
         }
         let local = try await Blocking.run { try repository.catalog.changes() }
         let history = LocalHistory(local)
+        summary.commits = history.count
 
         var created = false
-        var repoInfo: Repo
+        let repoInfo: Repo
         if let existing {
             repoInfo = existing
         } else {
@@ -129,30 +157,8 @@ struct GitImport {
             }
             created = true
         }
-        let sync = mesa.sync(repo)
         _ = try await kit { () async throws(KitError) in try await sync.capabilities() }
-        let server = try await kit { () async throws(KitError) -> RevisionResolution? in
-            do throws(KitError) {
-                return try await sync.resolve(["bookmark:\(report.branch)"], conditional: false).resolutions.first
-            } catch {
-                switch error {
-                case .api(404, _, _, _): return nil
-                default: throw error
-                }
-            }
-        }
         let hadNoContent = repoInfo.headChangeID == ChangeID.root.description
-
-        var summary = ImportSummary(
-            status: "up_to_date", repo: repo, bookmark: report.branch, tipCommit: report.tip.hex,
-            tipChange: report.tipChange.description, commits: history.count, newChanges: 0, recordsPlanned: 0,
-            recordsSent: 0, bytesSent: 0, defaultBookmarkSet: false, seconds: 0, pushSeconds: 0)
-        if let server, server.commit == report.tip.hex, server.changeID == report.tipChange.description {
-            summary.defaultBookmarkSet = try await setDefaultBookmark(
-                report.branch, repo: repoInfo, hadNoContent: hadNoContent, created: created)
-            summary.seconds = (ContinuousClock.now - started).seconds
-            return summary
-        }
 
         // Where the server's bookmark is, and whether the new tip descends from it.
         let serverCommit = server.flatMap { ObjectID(hex: $0.commit) }
@@ -222,6 +228,20 @@ struct GitImport {
             report.branch, repo: repoInfo, hadNoContent: hadNoContent, created: created)
         summary.seconds = (ContinuousClock.now - started).seconds
         return summary
+    }
+
+    /// Where the server's bookmark `name` is, or `nil` when it does not exist.
+    private func bookmark(_ name: String, _ sync: Mesa.Sync) async throws -> RevisionResolution? {
+        try await kit { () async throws(KitError) -> RevisionResolution? in
+            do throws(KitError) {
+                return try await sync.resolve(["bookmark:\(name)"], conditional: false).resolutions.first
+            } catch {
+                switch error {
+                case .api(404, _, _, _): return nil
+                default: throw error
+                }
+            }
+        }
     }
 
     /// One streaming push of `keys` read from `store`, with a progress line on a terminal.

@@ -42,8 +42,8 @@ enum Blocking {
 struct StoreRecords: AsyncSequence, Sendable {
     typealias Element = SyncRecord
 
-    /// Records read per hop to the blocking queue.
-    static let batchSize = 128
+    /// Records read per hop to the blocking queue: at most 8 MiB of chunks (256 KiB each at most).
+    static let batchSize = 32
 
     let store: ContentStore
     let keys: [RecordKey]

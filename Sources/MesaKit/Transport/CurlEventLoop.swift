@@ -195,8 +195,11 @@ package final class CurlEventLoop: Sendable {
         case .head:
             try easy.set(CURLOPT_NOBODY, 1, name: "CURLOPT_NOBODY")
         case .post where request.upload != nil:
-            // No size is set: with the read callback installed below, libcurl sends the body chunked.
+            // No size is set: with the read callback installed below, libcurl sends the body chunked. A fresh
+            // connection, because on a reused one that turns out dead libcurl retries by rewinding the body, which
+            // a body produced while it is sent cannot do (CURLE_SEND_FAIL_REWIND).
             try easy.set(CURLOPT_POST, 1, name: "CURLOPT_POST")
+            try easy.set(CURLOPT_FRESH_CONNECT, 1, name: "CURLOPT_FRESH_CONNECT")
         case .post:
             try easy.set(CURLOPT_POST, 1, name: "CURLOPT_POST")
             try easy.setBody(request.body ?? [])

@@ -72,6 +72,17 @@ extension MesaRepository {
         return report
     }
 
+    /// The tip commit and short name of a branch of a local git repository, without importing anything (a cheap
+    /// check before an import: is the remote already there?).
+    /// - Parameter branch: the branch name; `nil` for the branch `HEAD` points at (`HEAD` itself when detached).
+    /// - Throws: libgit2 errors for an unreadable repository or unknown branch, as ``importGit(repositoryAt:branch:tipOnly:)``.
+    package static func gitBranchTip(repositoryAt path: String, branch: String? = nil) throws(TreeError)
+        -> (tip: ObjectID, branch: String)
+    {
+        try GitRuntime.ensureInitialized()
+        return try GitSource(path: path).resolve(branch: branch)
+    }
+
     private func importTree(
         _ id: ObjectID,
         path: String,
