@@ -94,6 +94,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "MesaSync",
+            dependencies: [
+                "MesaCore", "MesaStore", "MesaTree",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "MesaTesting",
             dependencies: ["MesaCore", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strictSettings
