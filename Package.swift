@@ -103,6 +103,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "MesaFS",
+            dependencies: ["MesaCore", "MesaSync", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "MesaTesting",
             dependencies: ["MesaCore", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strictSettings
