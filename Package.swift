@@ -108,8 +108,21 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "MesaFuse",
+            dependencies: [
+                "MesaCore", "MesaFS", "MesaSync", "CFuse",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "MesaTesting",
-            dependencies: ["MesaCore", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: [
+                "MesaCore", "MesaStore", "MesaTree", "MesaSync", "MesaFS", "MesaFuse",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
             swiftSettings: strictSettings
         ),
 
