@@ -155,6 +155,19 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "MesaSyncTests",
+            dependencies: ["MesaSync", "MesaStore", "MesaTree", "MesaCore", "MesaTesting"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MesaFSTests",
+            dependencies: [
+                "MesaFS", "MesaSync", "MesaStore", "MesaTree", "MesaCore", "MesaTesting",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "MesaCLITests",
             dependencies: [
                 "MesaCLI", "MesaTesting", "MesaCore",

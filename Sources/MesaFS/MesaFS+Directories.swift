@@ -218,7 +218,6 @@ extension MesaFS {
         let source = layout.repositories[repository].source
         guard let sourceTree = source.cachedTree(tree) else { return }
         let visit = DirectoryVisit(source: source, chain: chain, listing: sourceTree)
-        let prefetcher = self.prefetcher
-        Task { await prefetcher.directoryRead(visit) }
+        prefetcher.report(visit)
     }
 }

@@ -389,12 +389,13 @@ package final class StoreObjectSource: ObjectSource {
         for (id, result) in results { chunkFlights.finish(id, with: result) }
     }
 
-    /// Reads chunks from the store, one pool job each; `nil` for a chunk the store does not hold.
+    /// Reads chunks from the store, one pool job each; `nil` for a chunk the store does not hold. Results come in
+    /// the order of `references` (file order), so the misses are fetched in file order.
     private func storedChunks(_ references: [ChunkRef]) async -> [(ChunkRef, Result<[UInt8]?, SyncError>)] {
         let store = self.store
         let pool = self.pool
-        return await withTaskGroup(of: (ChunkRef, Result<[UInt8]?, SyncError>).self) { group in
-            for reference in references {
+        return await withTaskGroup(of: (Int, ChunkRef, Result<[UInt8]?, SyncError>).self) { group in
+            for (position, reference) in references.enumerated() {
                 group.addTask {
                     do throws(SyncError) {
                         let bytes = try await pool.run { () throws(SyncError) -> [UInt8]? in
@@ -412,15 +413,15 @@ package final class StoreObjectSource: ObjectSource {
                             }
                             return bytes
                         }
-                        return (reference, .success(bytes))
+                        return (position, reference, .success(bytes))
                     } catch {
-                        return (reference, .failure(error))
+                        return (position, reference, .failure(error))
                     }
                 }
             }
-            var results: [(ChunkRef, Result<[UInt8]?, SyncError>)] = []
+            var results: [(Int, ChunkRef, Result<[UInt8]?, SyncError>)] = []
             for await result in group { results.append(result) }
-            return results
+            return results.sorted { $0.0 < $1.0 }.map { ($0.1, $0.2) }
         }
     }
 

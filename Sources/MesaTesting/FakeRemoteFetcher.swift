@@ -67,12 +67,13 @@ package final class FakeRemoteFetcher: RemoteFetcher {
         if failing { throw .remote(operation: "\(call)", message: "injected failure") }
     }
 
-    /// Copies records into the cache, counting what was sent; keys the server lacks are skipped.
+    /// Copies records into the cache, counting what was sent. Keys the server lacks are skipped, and so are keys
+    /// the cache holds already (the protocol's `have` lists).
     private func send(_ keys: [RecordKey], into cache: ContentStore) async throws(SyncError) -> FetchSummary {
         let server = self.server
         let sent = try await pool.run { () throws(SyncError) -> [(RecordKey, Int64)] in
             var sent: [(RecordKey, Int64)] = []
-            for key in keys {
+            for key in keys where !cache.contains(key) {
                 do throws(StoreError) {
                     let record = try server.store.stored(key)
                     try cache.putStored(record)

@@ -1,5 +1,6 @@
 package import MesaCore
 package import MesaSync
+import Synchronization
 
 // The prefetch scheduler (DESIGN.md section 5, "Prefetch").
 //
@@ -64,6 +65,7 @@ package actor Prefetcher {
     private var streamedSubtrees: Set<ObjectID> = []
     private var running: [Int: Task<Void, Never>] = [:]
     private var nextTask = 0
+    private nonisolated let pending = Atomic<Int>(0)
     /// The counters.
     package private(set) var statistics = PrefetchStatistics()
 
@@ -73,7 +75,17 @@ package actor Prefetcher {
         walks = WalkDetector(threshold: configuration.walkDirectoryCount, window: configuration.walkWindow)
     }
 
-    /// Reports a directory read; starts what it calls for.
+    /// Reports a directory read without waiting: the scheduler handles it on its own time.
+    package nonisolated func report(_ visit: DirectoryVisit) {
+        pending.add(1, ordering: .relaxed)
+        let now = ContinuousClock.now
+        Task {
+            await self.directoryRead(visit, at: now)
+            self.pending.subtract(1, ordering: .relaxed)
+        }
+    }
+
+    /// Handles a directory read: starts the requests it calls for.
     package func directoryRead(_ visit: DirectoryVisit, at now: ContinuousClock.Instant = .now) {
         guard configuration.enabled, let directory = visit.chain.last else { return }
         if visit.source.statistics().cachePressure > configuration.cachePressureLimit {
@@ -99,10 +111,16 @@ package actor Prefetcher {
         }
     }
 
-    /// Waits until no request is running (tests; shutdown).
+    /// Waits until every reported visit was handled and no request is running (tests; shutdown).
     package func idle() async {
-        while let task = running.values.first {
-            await task.value
+        while true {
+            if let task = running.values.first {
+                await task.value
+            } else if pending.load(ordering: .relaxed) > 0 {
+                try? await Task.sleep(for: .milliseconds(1))
+            } else {
+                return
+            }
         }
     }
 
