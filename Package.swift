@@ -168,6 +168,14 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "MesaFuseIntegrationTests",
+            dependencies: [
+                "MesaFuse", "MesaFS", "MesaSync", "MesaStore", "MesaTree", "MesaCore", "MesaTesting",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "MesaCLITests",
             dependencies: [
                 "MesaCLI", "MesaTesting", "MesaCore",

@@ -21,9 +21,10 @@ import Glibc
 // waiting for a directory lock in the kernel) never run on Swift's cooperative pool.
 //
 // Shutdown, in order: (1) `fuse_session_exit`; (2) unmount, which wakes the workers blocked reading /dev/fuse
-// (ENODEV) so the loop returns: `umount2` as root, `fusermount3 -u` otherwise; a busy mount (open files, a shell
-// inside) is detached lazily and, as root, its connection aborted through /sys/fs/fuse/connections, so processes
-// holding files get ENOTCONN instead of keeping the daemon alive; (3) join the loop thread; (4) cancel and await
+// (ENODEV) so the loop returns: `umount2` as root, `fusermount3 -u` otherwise; as root, a busy mount (open files, a
+// shell inside, a request in progress) is force-unmounted, which aborts its connection, and detached lazily, so
+// processes holding files get ENOTCONN instead of keeping the daemon alive (as non-root it is detached lazily and
+// the session ends when the last file closes); (3) join the loop thread; (4) cancel and await
 // the request Tasks still in flight, which must reply before the session is freed; (5) `fuse_session_unmount`;
 // (6) `fuse_session_destroy`; then the bridge (the session's userdata) is released.
 
@@ -117,7 +118,7 @@ package final class FuseSession: Sendable {
     ) async throws(FuseError) -> FuseSession {
         // fuse_session_mount calls mount(2) or runs fusermount3: blocking work, kept off the cooperative pool.
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<FuseSession, FuseError>, Never>) in
-            DispatchQueue.global().async {
+            DispatchQueue(label: "mesa.fuse.mount").async {
                 do throws(FuseError) {
                     continuation.resume(
                         returning: .success(
@@ -226,6 +227,7 @@ package final class FuseSession: Sendable {
 
     private func record(_ step: ShutdownStep) {
         lifecycle.withLock { $0.steps.append(step) }
+        logger.debug("shutdown step done", metadata: ["fuse.step": "\(step.rawValue)"])
     }
 
     /// Runs blocking work on the control queue and awaits it.
@@ -235,16 +237,17 @@ package final class FuseSession: Sendable {
         }
     }
 
-    /// Unmounts in the kernel. A busy mount is detached lazily and its connection aborted (root).
+    /// Unmounts in the kernel. A busy mount (open files, a working directory inside, a request in progress) is
+    /// force-unmounted, which aborts its connection (`umount_begin` of FUSE), and detached lazily when still held.
     /// - Returns: whether the mount was busy.
     private func unmountKernel() -> Bool {
         if geteuid() == 0 {
             if umount2(mountPoint, 0) == 0 { return false }
             let error = Errno(rawValue: errno)
             if error == .invalidArgument || error == .noSuchFileOrDirectory { return false }
-            logger.info("mount busy; detaching it", metadata: ["errno": "\(error)"])
+            logger.info("mount busy; aborting its connection and detaching it", metadata: ["errno": "\(error)"])
+            if umount2(mountPoint, Int32(MNT_FORCE)) == 0 { return true }
             _ = umount2(mountPoint, Int32(MNT_DETACH))
-            abortConnection()
             return true
         }
         if runFusermount(["-u", "-q", mountPoint]) == 0 { return false }
@@ -253,12 +256,17 @@ package final class FuseSession: Sendable {
         return true
     }
 
-    /// Aborts the kernel connection (`/sys/fs/fuse/connections/N/abort`): pending and future requests fail with
-    /// ENOTCONN and the loop's reads fail, so it returns.
+    /// Aborts the kernel connection through fusectl (`/sys/fs/fuse/connections/N/abort`), mounting fusectl first
+    /// when the system has not (root only): pending and future requests fail with ENOTCONN and the loop returns.
+    /// The fallback when the loop outlives the unmount.
     private func abortConnection() {
         guard let device else { return }
+        let connections = "/sys/fs/fuse/connections"
+        if access("\(connections)/\(device.minor)", F_OK) != 0, geteuid() == 0 {
+            _ = Glibc.mount("fusectl", connections, "fusectl", 0, nil)
+        }
         do throws(Errno) {
-            try MountTable.writeFile("/sys/fs/fuse/connections/\(device.minor)/abort", "1\n")
+            try MountTable.writeFile("\(connections)/\(device.minor)/abort", "1\n")
         } catch {
             logger.warning("could not abort the FUSE connection", metadata: ["errno": "\(error)"])
         }

@@ -29,12 +29,13 @@ package struct TestMount: Sendable {
     /// The counting fetcher, for a remote mount.
     package let fetcher: FakeRemoteFetcher?
 
-    /// Runs blocking file work on a thread outside the cooperative pool.
+    /// Runs blocking file work on a thread of its own, outside the cooperative pool (and outside Dispatch's global
+    /// queues, which on Linux grow past the core count only after a delay).
     package func blocking<Result: Sendable>(
         _ body: @escaping @Sendable () throws -> Result
     ) async throws -> Result {
         try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Swift.Result { try body() }) }
+            Thread { continuation.resume(with: Swift.Result { try body() }) }.start()
         }
     }
 
@@ -50,6 +51,11 @@ package struct TestMount: Sendable {
 
     /// Runs a command (through `/usr/bin/env`) and waits for it, off the cooperative pool.
     package func run(_ arguments: String..., in directory: String? = nil) async throws -> CommandResult {
+        try await run(arguments, in: directory)
+    }
+
+    /// Runs a command given as an array. See ``run(_:in:)-(String...,_)``.
+    package func run(_ arguments: [String], in directory: String? = nil) async throws -> CommandResult {
         let directory = directory ?? path
         return try await blocking {
             let process = Process()
@@ -128,7 +134,9 @@ package func withTestMount<Result: Sendable>(
     defer { rmdir(mountPoint) }
     var logger = Logger(label: "mesa.fuse.test")
     logger.logLevel = ProcessInfo.processInfo.environment["MESA_TEST_LOG"] == "1" ? .trace : .error
-    let session = try await FuseSession.mount(fs, at: mountPoint, logger: logger)
+    var fuseConfiguration = FuseConfiguration()
+    fuseConfiguration.debug = ProcessInfo.processInfo.environment["MESA_FUSE_DEBUG"] == "1"
+    let session = try await FuseSession.mount(fs, at: mountPoint, configuration: fuseConfiguration, logger: logger)
     do {
         try session.start()
         let mount = TestMount(
