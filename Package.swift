@@ -100,8 +100,35 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "MesaSync",
+            dependencies: [
+                "MesaCore", "MesaStore", "MesaTree",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "MesaFS",
+            dependencies: ["MesaCore", "MesaSync", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "MesaFuse",
+            dependencies: [
+                "MesaCore", "MesaFS", "MesaSync", "CFuse",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "MesaTesting",
-            dependencies: ["MesaCore", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: [
+                "MesaCore", "MesaStore", "MesaTree", "MesaSync", "MesaFS", "MesaFuse",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
             swiftSettings: strictSettings
         ),
 
@@ -141,6 +168,27 @@ let package = Package(
         .testTarget(
             name: "MesaTreeTests",
             dependencies: ["MesaTree", "MesaStore", "MesaCore", "MesaTesting"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MesaSyncTests",
+            dependencies: ["MesaSync", "MesaStore", "MesaTree", "MesaCore", "MesaTesting"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MesaFSTests",
+            dependencies: [
+                "MesaFS", "MesaSync", "MesaStore", "MesaTree", "MesaCore", "MesaTesting",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MesaFuseIntegrationTests",
+            dependencies: [
+                "MesaFuse", "MesaFS", "MesaSync", "MesaStore", "MesaTree", "MesaCore", "MesaTesting",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,0 +1,223 @@
+import Synchronization
+import MesaCore
+import MesaSync
+
+extension MesaFS {
+    /// `opendir`: opens a directory for reading.
+    ///
+    /// Valid replies: the handle, ``FSError/notADirectory``, ``FSError/unknownInode(_:)``. No effect on lookup
+    /// counts.
+    package func opendir(_ inode: InodeNumber) throws(FSError) -> OpenedHandle {
+        try state.withLock { (state) throws(FSError) -> OpenedHandle in
+            guard let record = state.inodes[inode] else { throw .unknownInode(inode) }
+            guard record.content.nodeKind == .directory else { throw .notADirectory }
+            state.inodes.retainHandle(inode)
+            let handle = state.handles.open(.directory(OpenDirectory(inode: inode)))
+            return OpenedHandle(handle: handle, keepCache: record.cacheable && record.attached)
+        }
+    }
+
+    /// `releasedir`: closes a directory handle. Never fails.
+    package func releasedir(_ handle: FileHandleID) { release(handle) }
+
+    /// `readdir` and `readdirplus`: the entries of an open directory from `offset`, handed to `fill` in order
+    /// until it returns false (the reply buffer is full).
+    ///
+    /// Offsets: `.` is 0, `..` is 1, then the entries in git order; each entry carries the offset of the next. The
+    /// listing is taken at offset 0 and kept by the handle, so offsets stay stable between calls. `fill` runs
+    /// under the filesystem's lock: it must only copy the entry (`fuse_add_direntry`).
+    ///
+    /// With `plus`, each entry other than `.` and `..` that `fill` accepts has its lookup count incremented
+    /// before this returns (the kernel counts readdirplus entries as lookups); entries it refuses are not
+    /// counted. Valid replies: success, ``FSError/unknownHandle(_:)``, ``FSError/interrupted``,
+    /// ``FSError/source(_:)``.
+    package func readdir(
+        _ handle: FileHandleID,
+        offset: Int64,
+        plus: Bool,
+        fill: (DirectoryEntry) -> Bool
+    ) async throws(FSError) {
+        guard offset >= 0 else { throw .invalidArgument("negative directory offset") }
+        let (inode, kept) = try state.withLock { (state) throws(FSError) -> (InodeNumber, Listing?) in
+            guard case .directory(let directory) = state.handles[handle] else { throw .unknownHandle(handle) }
+            return (directory.inode, directory.listing)
+        }
+        var listing: Listing
+        if offset == 0 || kept == nil {
+            listing = try await takeListing(of: inode)
+            let taken = listing
+            state.withLock { state in
+                if case .directory(var directory) = state.handles[handle] {
+                    directory.listing = taken
+                    state.handles[handle] = .directory(directory)
+                }
+            }
+            if offset == 0 { reportVisit(inode, listing: listing) }
+        } else if let kept {
+            listing = kept
+        } else {
+            return
+        }
+        let first = Int(min(offset, Int64(listing.items.count + 2)))
+        let window = first..<min(listing.items.count + 2, first + 512)
+        var sizes: [ObjectID: Int64] = [:]
+        if plus {
+            sizes = try await blobSizes(of: listing, positions: window)
+        }
+        let sizesFound = sizes
+        state.withLock { state in
+            fillEntries(
+                state: &state, directory: inode, listing: listing, from: first, to: window.upperBound, plus: plus,
+                sizes: sizesFound, fill: fill)
+        }
+    }
+
+    /// The sizes of the files and links among `positions` of a listing (one batch from the source).
+    private func blobSizes(of listing: Listing, positions: Range<Int>) async throws(FSError) -> [ObjectID: Int64] {
+        var blobs: [Int: [ObjectID]] = [:]
+        for position in positions where position >= 2 {
+            let item = listing.items[position - 2]
+            if case .clean(let kind, let id) = item.content, kind.isBlob, let repository = item.repository {
+                blobs[repository, default: []].append(id)
+            }
+        }
+        var sizes: [ObjectID: Int64] = [:]
+        for (repository, ids) in blobs {
+            do throws(SyncError) {
+                for (id, manifest) in try await layout.repositories[repository].source.manifests(ofBlobs: ids) {
+                    sizes[id] = manifest.size
+                }
+            } catch {
+                throw FSError(error)
+            }
+        }
+        return sizes
+    }
+
+    private func fillEntries(
+        state: inout State,
+        directory: InodeNumber,
+        listing: Listing,
+        from first: Int,
+        to last: Int,
+        plus: Bool,
+        sizes: [ObjectID: Int64],
+        fill: (DirectoryEntry) -> Bool
+    ) {
+        guard let record = state.inodes[directory] else { return }
+        let current = record.content == listing.content && record.attached
+        for position in first..<(listing.items.count + 2) {
+            let next = Int64(position + 1)
+            if position < 2 {
+                let target = position == 0 ? record : state.inodes[record.parent] ?? record
+                let name = FileName(bytes: position == 0 ? [0x2e] : [0x2e, 0x2e])
+                let entry = DirectoryEntry(
+                    name: name, attributes: attributes(of: target), timeout: timeout(of: target), nextOffset: next)
+                guard fill(entry) else { return }
+                continue
+            }
+            let item = listing.items[position - 2]
+            guard plus else {
+                // Plain readdir needs only the number and the type: no record, no size.
+                let number =
+                    current
+                    ? state.inodes.slot(
+                        parent: directory, name: item.name, content: item.content, time: item.modificationTime
+                    ).number
+                    : state.inodes.reserveNumber()
+                let attributes = attributes(
+                    of: Inode(
+                        number: number, parent: directory, name: item.name, content: item.content,
+                        repository: item.repository, size: 0, modificationTime: item.modificationTime))
+                guard fill(DirectoryEntry(name: item.name, attributes: attributes, timeout: 0, nextOffset: next))
+                else { return }
+                continue
+            }
+            guard position < last else { return }
+            var size: Int64 = 4096
+            if case .clean(let kind, let id) = item.content, kind.isBlob {
+                size = sizes[id] ?? 0
+            }
+            let inode =
+                current
+                ? state.inodes.load(
+                    parent: directory, name: item.name, content: item.content, repository: item.repository,
+                    size: size, time: item.modificationTime)
+                : state.inodes.loadDetached(
+                    parent: directory, name: item.name, content: item.content, repository: item.repository,
+                    size: size, time: item.modificationTime)
+            let entry = DirectoryEntry(
+                name: item.name, attributes: attributes(of: inode), timeout: timeout(of: inode), nextOffset: next)
+            guard fill(entry) else {
+                // A record made only for an entry that did not fit goes at once (unless something holds it).
+                state.inodes.forget(inode.number, count: 0)
+                return
+            }
+            state.inodes.addLookups(inode.number)
+        }
+    }
+
+    /// A directory's entries now.
+    private func takeListing(of inode: InodeNumber) async throws(FSError) -> Listing {
+        let record = try record(inode)
+        guard record.attached else { return Listing(content: record.content, items: []) }
+        switch record.content {
+        case .mountRoot:
+            let items = layout.organizations.map {
+                Listing.Item(
+                    name: FileName($0), content: .organization($0), repository: nil,
+                    modificationTime: configuration.mountTime)
+            }
+            return Listing(content: record.content, items: items)
+        case .organization(let organization):
+            var items: [Listing.Item] = []
+            for (index, repository) in layout.repositories.enumerated()
+            where repository.path.organization == organization {
+                let resolution = try await resolution(ofRepository: index)
+                items.append(
+                    Listing.Item(
+                        name: FileName(repository.path.name), content: .clean(.directory, resolution.rootTree),
+                        repository: index, modificationTime: resolution.commitTime))
+            }
+            return Listing(content: record.content, items: items)
+        case .clean(let kind, let tree):
+            guard kind == .directory, let repository = record.repository else {
+                return Listing(content: record.content, items: [])
+            }
+            let source = layout.repositories[repository].source
+            let listing: SourceTree
+            do throws(SyncError) {
+                listing = try await source.tree(tree)
+            } catch {
+                throw FSError(error)
+            }
+            let time = commitTime(ofRepository: repository)
+            let items = listing.entries.map {
+                Listing.Item(name: $0.name, content: .clean($0.kind, $0.id), repository: repository, modificationTime: time)
+            }
+            return Listing(content: record.content, items: items)
+        }
+    }
+
+    /// Tells the prefetcher about a directory read, without waiting for it.
+    private func reportVisit(_ inode: InodeNumber, listing: Listing) {
+        guard configuration.prefetch.enabled, case .clean(.directory, let tree) = listing.content else { return }
+        let found = state.withLock { state -> (Int, [DirectoryVisit.Link])? in
+            guard let repository = state.inodes[inode]?.repository else { return nil }
+            var chain: [DirectoryVisit.Link] = []
+            var current = state.inodes[inode]
+            while let record = current, record.repository == repository,
+                case .clean(.directory, let id) = record.content
+            {
+                chain.insert(DirectoryVisit.Link(inode: record.number, tree: id), at: 0)
+                current = record.number == record.parent ? nil : state.inodes[record.parent]
+            }
+            return (repository, chain)
+        }
+        guard let (repository, chain) = found, chain.last?.tree == tree else { return }
+        let source = layout.repositories[repository].source
+        guard let sourceTree = source.cachedTree(tree) else { return }
+        let visit = DirectoryVisit(source: source, chain: chain, listing: sourceTree)
+        prefetcher.report(visit)
+    }
+}

@@ -1,0 +1,98 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+package import MesaCore
+import MesaSync
+
+/// The flags of an `open` call (`fuse_file_info.flags`), reduced to what MesaFS decides on.
+package struct OpenFlags: Sendable, Hashable {
+    /// The raw `open(2)` flags.
+    package var rawValue: Int32
+
+    /// Wraps raw flags.
+    package init(rawValue: Int32) { self.rawValue = rawValue }
+
+    /// Read-only, no other flags.
+    package static let readOnly = OpenFlags(rawValue: O_RDONLY)
+
+    /// Whether the call asks to change content: write access, truncation, creation or appending.
+    package var modifiesContent: Bool {
+        rawValue & O_ACCMODE != O_RDONLY || rawValue & (O_TRUNC | O_CREAT | O_APPEND) != 0
+    }
+}
+
+/// An opened file or directory.
+package struct OpenedHandle: Sendable, Hashable {
+    /// The handle to pass to later calls.
+    package var handle: FileHandleID
+    /// Whether the kernel may keep cached pages (files: `keep_cache`) or listings (directories: `cache_readdir`):
+    /// true for clean content, which never changes under its inode number.
+    package var keepCache: Bool
+}
+
+extension MesaFS {
+    /// `open`: opens a file for reading.
+    ///
+    /// The handle pins the blob the inode shows now: it keeps reading that content whatever remote updates happen.
+    /// Valid replies: the handle, ``FSError/readOnly`` for any write intent, ``FSError/isADirectory``,
+    /// ``FSError/unknownInode(_:)``. No effect on lookup counts; the inode stays loaded until release.
+    package func open(_ inode: InodeNumber, flags: OpenFlags) throws(FSError) -> OpenedHandle {
+        try state.withLock { (state) throws(FSError) -> OpenedHandle in
+            guard let record = state.inodes[inode] else { throw .unknownInode(inode) }
+            guard case .clean(let kind, let blob) = record.content, kind.isBlob, let repository = record.repository
+            else { throw .isADirectory }
+            if flags.modifiesContent { throw .readOnly }
+            state.inodes.retainHandle(inode)
+            let handle = state.handles.open(.file(OpenFile(inode: inode, blob: blob, repository: repository)))
+            return OpenedHandle(handle: handle, keepCache: record.cacheable)
+        }
+    }
+
+    /// `read`: up to `size` bytes at `offset` of an open file (fewer at its end), touching only the chunks that
+    /// cover them; a sequential reader's read-ahead window loads the following chunks in the background.
+    ///
+    /// Valid replies: the bytes, ``FSError/unknownHandle(_:)``, ``FSError/interrupted`` (checked at chunk
+    /// boundaries), ``FSError/source(_:)`` (EIO, at once when the source fails).
+    package func read(_ handle: FileHandleID, offset: Int64, size: Int) async throws(FSError) -> ByteSlices {
+        guard offset >= 0, size >= 0 else { throw .invalidArgument("negative offset or size") }
+        let range = offset..<(offset + Int64(size))
+        let (blob, repository, readAhead) = try state.withLock {
+            (state) throws(FSError) -> (ObjectID, Int, Int64) in
+            guard case .file(var file) = state.handles[handle] else { throw .unknownHandle(handle) }
+            let readAhead = file.window.record(range)
+            state.handles[handle] = .file(file)
+            return (file.blob, file.repository, readAhead)
+        }
+        if Task.isCancelled { throw .interrupted }
+        do throws(SyncError) {
+            return try await layout.repositories[repository].source.read(blob, range: range, readAhead: readAhead)
+        } catch {
+            throw FSError(error)
+        }
+    }
+
+    /// `release`: closes a file handle. Never fails; an unknown handle is ignored.
+    package func release(_ handle: FileHandleID) {
+        state.withLock { state in
+            guard let closed = state.handles.close(handle) else { return }
+            state.inodes.releaseHandle(closed.inode)
+        }
+    }
+
+    /// `readlink`: a symbolic link's target bytes.
+    ///
+    /// Valid replies: the target, ``FSError/notASymlink``, ``FSError/unknownInode(_:)``, ``FSError/source(_:)``.
+    package func readlink(_ inode: InodeNumber) async throws(FSError) -> [UInt8] {
+        let record = try record(inode)
+        guard case .clean(.symlink, let blob) = record.content, let repository = record.repository else {
+            throw .notASymlink
+        }
+        do throws(SyncError) {
+            let source = layout.repositories[repository].source
+            return try await source.read(blob, range: 0..<record.size, readAhead: 0).joined
+        } catch {
+            throw FSError(error)
+        }
+    }
+}

@@ -1,0 +1,260 @@
+package import MesaCore
+import MesaSync
+import Synchronization
+
+// Filesystem semantics without the kernel (DESIGN.md section 2): MesaFuse translates FUSE requests into these
+// calls, and tests drive them directly.
+//
+// Threading: every method is safe from any thread. Synchronous methods (getattr, forget, open, opendir, release,
+// statfs, xattr calls) touch only the state behind one Mutex and never block, so MesaFuse may call them on a FUSE
+// thread. Async methods (lookup, readdir, read, readlink, update) await the object source and never hold the lock
+// across an await: they read what they need under the lock, await content, then re-check under the lock that the
+// directory they read is still at the content they listed (a remote update may have moved it meanwhile) and retry
+// if not. Lookup counts change only under the lock, before the method returns, so MesaFuse replies after the
+// count is bumped (STYLE.md section 5.5).
+
+/// The filesystem of one mount: the layout's repositories as directories, their trees and files read through
+/// object sources.
+package final class MesaFS: Sendable {
+    /// What the mount shows.
+    package let layout: MountLayout
+    /// Ownership, timeouts and prefetch settings.
+    package let configuration: FSConfiguration
+    /// The prefetch scheduler.
+    package let prefetcher: Prefetcher
+    let state: Mutex<State>
+
+    struct State: Sendable {
+        var inodes: InodeTable
+        var handles = HandleTable()
+        /// The resolution shown for each layout repository, once resolved.
+        var resolutions: [Resolution?]
+    }
+
+    /// Creates the filesystem of a layout. Nothing is resolved or fetched until the kernel asks.
+    package init(layout: MountLayout, configuration: FSConfiguration = .default) {
+        self.layout = layout
+        self.configuration = configuration
+        prefetcher = Prefetcher(configuration: configuration.prefetch)
+        state = Mutex(
+            State(
+                inodes: InodeTable(mountTime: configuration.mountTime),
+                resolutions: layout.repositories.map(\.resolution)))
+    }
+
+    // MARK: Attributes
+
+    /// `getattr`: an inode's attributes, from memory.
+    ///
+    /// Valid replies: the attributes, or ``FSError/unknownInode(_:)``. No effect on lookup counts.
+    package func getattr(_ inode: InodeNumber) throws(FSError) -> EntryAttributes {
+        let record = try record(inode)
+        return EntryAttributes(attributes: attributes(of: record), timeout: timeout(of: record))
+    }
+
+    func record(_ inode: InodeNumber) throws(FSError) -> Inode {
+        guard let record = state.withLock({ $0.inodes[inode] }) else { throw .unknownInode(inode) }
+        return record
+    }
+
+    func attributes(of inode: Inode) -> FileAttributes {
+        let kind = inode.content.nodeKind
+        let permissions: UInt32
+        switch inode.content {
+        case .mountRoot, .organization: permissions = 0o755
+        case .clean(let entryKind, _):
+            switch entryKind {
+            case .directory, .submodule, .executable: permissions = 0o755
+            case .regular: permissions = 0o644
+            case .symlink: permissions = 0o777
+            }
+        }
+        return FileAttributes(
+            inode: inode.number, kind: kind, permissions: permissions,
+            size: kind == .directory ? 4096 : inode.size,
+            linkCount: kind == .directory || inode.attached ? 1 : 0, uid: configuration.uid, gid: configuration.gid,
+            modificationTime: inode.modificationTime, blockSize: configuration.blockSize)
+    }
+
+    func timeout(of inode: Inode) -> Double { inode.cacheable ? configuration.cleanTimeout : 0 }
+
+    // MARK: Lookup and forget
+
+    /// `lookup`: the entry `name` in the directory `parent`.
+    ///
+    /// Valid replies: the entry, ``FSError/notFound``, ``FSError/notADirectory``, ``FSError/nameTooLong``,
+    /// ``FSError/unknownInode(_:)``, ``FSError/interrupted``, ``FSError/source(_:)`` (EIO). On success the entry's
+    /// lookup count has been incremented by one before this returns.
+    package func lookup(parent: InodeNumber, name: FileName) async throws(FSError) -> EntryAttributes {
+        guard name.bytes.count <= 255 else { throw .nameTooLong }
+        if name.isDotOrDotDot { return try lookupDot(parent: parent, name: name) }
+        for _ in 0..<8 {
+            let directory = try record(parent)
+            guard directory.content.nodeKind == .directory else { throw .notADirectory }
+            guard directory.attached else { throw .notFound }
+            let child = try await describeChild(named: name, in: directory)
+            let entry = state.withLock { state -> EntryAttributes? in
+                guard let current = state.inodes[parent], current.content == directory.content else { return nil }
+                let inode = state.inodes.load(
+                    parent: parent, name: name, content: child.content, repository: child.repository,
+                    size: child.size, time: child.time)
+                state.inodes.addLookups(inode.number)
+                return EntryAttributes(attributes: attributes(of: inode), timeout: timeout(of: inode))
+            }
+            if let entry { return entry }
+        }
+        throw .source(.invalidArgument("directory \(parent) changed during every lookup attempt"))
+    }
+
+    /// `.` and `..` (the kernel resolves them itself; only NFS export asks).
+    private func lookupDot(parent: InodeNumber, name: FileName) throws(FSError) -> EntryAttributes {
+        try state.withLock { (state) throws(FSError) -> EntryAttributes in
+            guard let directory = state.inodes[parent] else { throw .unknownInode(parent) }
+            let target = name.bytes.count == 1 ? directory.number : directory.parent
+            guard let inode = state.inodes[target] else { throw .unknownInode(target) }
+            state.inodes.addLookups(target)
+            return EntryAttributes(attributes: attributes(of: inode), timeout: timeout(of: inode))
+        }
+    }
+
+    /// What a directory's entry `name` is.
+    struct Child {
+        var content: InodeContent
+        var repository: Int?
+        var size: Int64
+        var time: Int64
+    }
+
+    private func describeChild(named name: FileName, in directory: Inode) async throws(FSError) -> Child {
+        switch directory.content {
+        case .mountRoot:
+            guard let organization = layout.organizations.first(where: { FileName($0) == name }) else {
+                throw .notFound
+            }
+            return Child(content: .organization(organization), repository: nil, size: 4096, time: configuration.mountTime)
+        case .organization(let organization):
+            guard let index = layout.repositories.firstIndex(where: {
+                $0.path.organization == organization && FileName($0.path.name) == name
+            }) else { throw .notFound }
+            let resolution = try await resolution(ofRepository: index)
+            return Child(
+                content: .clean(.directory, resolution.rootTree), repository: index, size: 4096,
+                time: resolution.commitTime)
+        case .clean(let kind, let tree):
+            guard kind == .directory, let repository = directory.repository else { throw .notFound }
+            let source = layout.repositories[repository].source
+            let listing: SourceTree
+            do throws(SyncError) {
+                listing = try await source.tree(tree)
+            } catch {
+                throw FSError(error)
+            }
+            guard let entry = listing.entry(named: name) else { throw .notFound }
+            var size: Int64 = 4096
+            if entry.kind.isBlob {
+                do throws(SyncError) {
+                    size = try await source.manifest(ofBlob: entry.id).size
+                } catch {
+                    throw FSError(error)
+                }
+            }
+            return Child(
+                content: .clean(entry.kind, entry.id), repository: repository, size: size,
+                time: commitTime(ofRepository: repository))
+        }
+    }
+
+    /// The revision shown for a repository, resolved on first use.
+    func resolution(ofRepository index: Int) async throws(FSError) -> Resolution {
+        if let resolution = state.withLock({ $0.resolutions[index] }) { return resolution }
+        let repository = layout.repositories[index]
+        let resolved: Resolution
+        do throws(SyncError) {
+            resolved = try await repository.source.resolve(repository.revision)
+        } catch {
+            throw FSError(error)
+        }
+        return state.withLock { state in
+            if let existing = state.resolutions[index] { return existing }
+            state.resolutions[index] = resolved
+            return resolved
+        }
+    }
+
+    func commitTime(ofRepository index: Int) -> Int64 {
+        state.withLock { $0.resolutions[index]?.commitTime } ?? configuration.mountTime
+    }
+
+    /// `forget`: the kernel drops `count` references; the inode's record goes when nothing refers to it (its
+    /// number stays reserved for its path). Never fails; unknown inodes are ignored.
+    package func forget(_ inode: InodeNumber, count: UInt64) {
+        state.withLock { _ = $0.inodes.forget(inode, count: count) }
+    }
+
+    /// `batch_forget`: several forgets under one lock.
+    package func forget(_ items: [(inode: InodeNumber, count: UInt64)]) {
+        state.withLock { state in
+            for item in items { state.inodes.forget(item.inode, count: item.count) }
+        }
+    }
+
+    // MARK: Filesystem-wide calls
+
+    /// `statfs`: block size, no free space (read-only), the number of paths the session has named.
+    package func statfs() -> FilesystemStatistics {
+        var statistics = FilesystemStatistics()
+        statistics.files = UInt64(state.withLock { $0.inodes.slotCount } + 1)
+        return statistics
+    }
+
+    /// `getxattr`: no extended attributes exist. Valid replies: ``FSError/noAttribute``,
+    /// ``FSError/unknownInode(_:)``.
+    package func getxattr(_ inode: InodeNumber, name: FileName) throws(FSError) -> [UInt8] {
+        _ = try record(inode)
+        throw .noAttribute
+    }
+
+    /// `listxattr`: the empty list.
+    package func listxattr(_ inode: InodeNumber) throws(FSError) -> [FileName] {
+        _ = try record(inode)
+        return []
+    }
+
+    /// `setxattr`: refused with ``FSError/attributesNotSupported`` (ENOTSUP).
+    package func setxattr(_ inode: InodeNumber, name: FileName, value: [UInt8]) throws(FSError) {
+        _ = try record(inode)
+        throw .attributesNotSupported
+    }
+
+    /// `removexattr`: there is nothing to remove (``FSError/noAttribute``).
+    package func removexattr(_ inode: InodeNumber, name: FileName) throws(FSError) {
+        _ = try record(inode)
+        throw .noAttribute
+    }
+
+    // MARK: Statistics
+
+    /// Counters of the inode and handle tables.
+    package struct Statistics: Sendable, Hashable {
+        /// Inodes loaded (held by the kernel or a handle).
+        package var loadedInodes: Int
+        /// Paths given a number this session.
+        package var namedPaths: Int
+        /// Open handles.
+        package var openHandles: Int
+    }
+
+    /// The current counters.
+    package func statistics() -> Statistics {
+        state.withLock { state in
+            Statistics(
+                loadedInodes: state.inodes.records.count, namedPaths: state.inodes.slotCount,
+                openHandles: state.handles.handles.count)
+        }
+    }
+
+    /// The lookup count of an inode (tests), or `nil` when it is not loaded.
+    package func lookupCount(of inode: InodeNumber) -> UInt64? {
+        state.withLock { $0.inodes[inode]?.lookupCount }
+    }
+}

@@ -1,0 +1,49 @@
+import CFuse
+
+/// How a ``FuseSession`` mounts and talks to the kernel.
+package struct FuseConfiguration: Sendable, Hashable {
+    /// Let other users use the mount (`allow_other`; as non-root this needs `user_allow_other` in
+    /// `/etc/fuse.conf`).
+    package var allowOther = true
+    /// Let the kernel check permissions from the modes we report (`default_permissions`).
+    package var defaultPermissions = true
+    /// The source shown by `mount` and `/proc/mounts` (`fsname`).
+    package var fileSystemName = "mesa"
+    /// The type suffix: the mount shows as `fuse.<subtype>`.
+    package var subtype = "mesa"
+    /// libfuse worker threads at most (`fuse_loop_cfg_set_max_threads`). They never block on content, so a few
+    /// suffice.
+    package var maxThreads: UInt32 = 8
+    /// Background requests (read-ahead, async reads) the kernel may have outstanding (`max_background`).
+    package var maxBackground: UInt16 = 64
+    /// The mount's read-ahead in KiB, set through `/sys/class/bdi` after mounting when running as root (the FUSE
+    /// handshake can only lower it); `nil` leaves the kernel's default.
+    package var readAheadKiB: Int? = 1024
+    /// libfuse's debug output on stderr (`-d`).
+    package var debug = false
+
+    /// The defaults above.
+    package static let `default` = FuseConfiguration()
+
+    /// Creates the defaults.
+    package init() {}
+
+    /// The `-o` mount options.
+    var mountOptions: [String] {
+        var options = ["fsname=\(fileSystemName)", "subtype=\(subtype)"]
+        if allowOther { options.append("allow_other") }
+        if defaultPermissions { options.append("default_permissions") }
+        return options
+    }
+
+    /// The `init` handshake: what we want from the kernel (`fuse_conn_info.want`).
+    func negotiate(_ connection: UnsafeMutablePointer<fuse_conn_info>) {
+        let capable = connection.pointee.capable
+        for capability in [FUSE_CAP_CACHE_SYMLINKS, FUSE_CAP_READDIRPLUS, FUSE_CAP_READDIRPLUS_AUTO] {
+            let bit = UInt32(capability)
+            if capable & bit != 0 { connection.pointee.want |= bit }
+        }
+        connection.pointee.max_background = UInt32(maxBackground)
+        connection.pointee.congestion_threshold = UInt32(maxBackground) * 3 / 4
+    }
+}

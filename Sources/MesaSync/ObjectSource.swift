@@ -1,0 +1,97 @@
+package import MesaCore
+
+/// How MesaFS sees repository content: trees, file manifests and byte ranges, by git id.
+///
+/// Implementations are thread-safe and never block the cooperative pool: disk and decompression work runs on a
+/// ``BlockingPool``, network transfers on the transport's own threads. Every method may be called concurrently;
+/// concurrent requests for one chunk share one load. Errors are ``SyncError``; a waiting caller whose task is
+/// cancelled gets ``SyncError/cancelled`` at once while the shared load goes on.
+package protocol ObjectSource: Sendable {
+    /// Resolves a revision to its change, commit, root tree and commit time (for the remote: one request).
+    func resolve(_ revision: Revision) async throws(SyncError) -> Resolution
+
+    /// A tree's entries: from memory, else the disk cache, else the remote (which sends the trees below it too).
+    func tree(_ id: ObjectID) async throws(SyncError) -> SourceTree
+
+    /// A tree if it is in memory now; never blocks and never fetches.
+    func cachedTree(_ id: ObjectID) -> SourceTree?
+
+    /// The manifest (chunk list and size) of a blob.
+    func manifest(ofBlob id: ObjectID) async throws(SyncError) -> Manifest
+
+    /// The manifests of many blobs, with everything missing fetched in one batch.
+    func manifests(ofBlobs ids: [ObjectID]) async throws(SyncError) -> [ObjectID: Manifest]
+
+    /// Bytes of a blob, touching only the chunks that cover `range` (clamped to the blob's size).
+    /// - Parameters:
+    ///   - readAhead: bytes after `range` whose chunks should be loaded in the background (a sequential reader's
+    ///     window, see ``ReadAheadWindow``); 0 for none.
+    func read(_ blob: ObjectID, range: Range<Int64>, readAhead: Int64) async throws(SyncError) -> ByteSlices
+
+    /// Loads content ahead of use (bulk trees, a directory's small files, a subtree's content).
+    func prefetch(_ request: PrefetchRequest) async throws(SyncError) -> FetchSummary
+
+    /// Counters for `mesa stats` and tests.
+    func statistics() -> SourceStatistics
+}
+
+/// Content to load ahead of use.
+package enum PrefetchRequest: Sendable, Hashable {
+    /// Every tree below `tree`, down to `depth` levels (`nil`: all).
+    case trees(below: ObjectID, depth: Int?)
+    /// The manifests of these blobs, and the chunks of those at most `maxFileBytes` long.
+    case files([ObjectID], maxFileBytes: Int64)
+    /// The manifests and chunks of every file under `tree`, at most `maxBytes` of chunks, skipping files over
+    /// `maxFileBytes` (a recursive walk such as `grep -r`).
+    case subtree(ObjectID, maxBytes: Int64, maxFileBytes: Int64)
+}
+
+/// What a fetch or prefetch moved.
+package struct FetchSummary: Sendable, Hashable {
+    /// Records obtained (from the remote, or loaded into memory for a local source).
+    package var records: Int
+    /// Their uncompressed bytes.
+    package var bytes: Int64
+
+    /// Creates a summary.
+    package init(records: Int = 0, bytes: Int64 = 0) {
+        self.records = records
+        self.bytes = bytes
+    }
+
+    /// Adds another summary.
+    package static func + (lhs: FetchSummary, rhs: FetchSummary) -> FetchSummary {
+        FetchSummary(records: lhs.records + rhs.records, bytes: lhs.bytes + rhs.bytes)
+    }
+}
+
+/// Counters of an object source.
+package struct SourceStatistics: Sendable, Hashable, Codable {
+    /// Chunk reads served from memory.
+    package var chunkMemoryHits: Int64 = 0
+    /// Chunk reads served from the disk cache (or local store).
+    package var chunkStoreHits: Int64 = 0
+    /// Chunk reads that joined a load another reader had started.
+    package var chunkSharedWaits: Int64 = 0
+    /// Chunks loaded for read-ahead.
+    package var readAheadChunks: Int64 = 0
+    /// Trees served from memory.
+    package var treeMemoryHits: Int64 = 0
+    /// Trees decoded from the disk cache.
+    package var treeStoreHits: Int64 = 0
+    /// Requests made to the remote.
+    package var remoteRequests: Int64 = 0
+    /// Records the remote delivered.
+    package var remoteRecords: Int64 = 0
+    /// Uncompressed bytes the remote delivered.
+    package var remoteBytes: Int64 = 0
+    /// Prefetch requests carried out.
+    package var prefetches: Int64 = 0
+    /// Bytes held by the memory cache now.
+    package var memoryBytes: Int64 = 0
+    /// The disk cache's unpinned bytes over its bound (0 when unbounded): prefetch backs off above a limit.
+    package var cachePressure: Double = 0
+
+    /// Creates zeroed counters.
+    package init() {}
+}

@@ -1,0 +1,17 @@
+/// How a ``StoreObjectSource`` uses memory and the remote.
+package struct SourceConfiguration: Sendable, Hashable {
+    /// The memory cache's bound in bytes (`MESA_CACHE_MAX_MEMORY_SIZE`, default 320 MB): decoded trees,
+    /// manifests and decompressed chunks.
+    package var memoryBytes: Int64 = 320_000_000
+    /// The share of ``memoryBytes`` kept for trees and manifests, so a large file read cannot push them out.
+    package var metadataFraction: Double = 0.25
+    /// On a tree miss, the levels below the missing tree fetched in the same request (`nil`: all;
+    /// `MESA_PREFETCH_MAX_DEPTH`). A cold walk to depth `d` then costs about `d / (depth + 1)` round trips.
+    package var treeFetchDepth: Int? = 2
+
+    /// The defaults: 320 MB of memory, trees fetched two levels deep.
+    package static let `default` = SourceConfiguration()
+
+    /// Creates the defaults.
+    package init() {}
+}

@@ -1,0 +1,508 @@
+package import MesaCore
+package import MesaStore
+package import MesaTree
+import Synchronization
+
+// The object source over a ContentStore: memory first, then the store (the disk cache, or the repository's own
+// store for a local source), then the remote through a RemoteFetcher.
+//
+// Every load goes through a FlightTable, so concurrent readers of one tree, manifest or chunk share one store read
+// and at most one remote request; the load runs in an unstructured task so that an interrupted reader stops
+// waiting without cancelling it for the others. Store reads (pread plus zstd) run on the BlockingPool, one pool job
+// per chunk so that the chunks of one large read decompress in parallel. Memory is two LRU caches with separate
+// budgets: metadata (trees, manifests) and chunks, so a large sequential read cannot push out the trees a `find`
+// needs. A read touches only the chunks that cover its range; a sequential reader's window (ReadAheadWindow)
+// loads the chunks after it in the background.
+
+/// An ``ObjectSource`` over a ``ContentStore``, with a memory cache and, for a remote repository, a
+/// ``RemoteFetcher`` called when the store misses.
+package final class StoreObjectSource: ObjectSource {
+    /// Where content that is not in the store comes from.
+    package enum Backing: Sendable {
+        /// Everything is in the store already (a local repository, or offline use): revisions resolve through the
+        /// repository's catalog, and a missing record is an error. `defaultBookmark` is the bookmark an empty
+        /// revision names.
+        case local(MesaRepository, defaultBookmark: String)
+        /// The store is a cache of a remote: misses and revisions go to the fetcher.
+        case remote(any RemoteFetcher)
+    }
+
+    /// The store: the disk cache, or a local repository's store.
+    package let store: ContentStore
+    /// Where misses go.
+    package let backing: Backing
+    /// The memory and fetch settings.
+    package let configuration: SourceConfiguration
+    let pool: BlockingPool
+    private let memory: Mutex<MemoryCache>
+    private let counters = Mutex(SourceStatistics())
+    private let chunkFlights = FlightTable<ChunkID, [UInt8]>()
+    private let treeFlights = FlightTable<ObjectID, SourceTree>()
+    private let manifestFlights = FlightTable<ObjectID, Manifest>()
+
+    private struct MemoryCache {
+        var trees: LRUCache<ObjectID, SourceTree>
+        var manifests: LRUCache<ObjectID, Manifest>
+        var chunks: LRUCache<ChunkID, [UInt8]>
+
+        var bytes: Int64 { Int64(trees.totalCost + manifests.totalCost + chunks.totalCost) }
+    }
+
+    /// Creates a source.
+    /// - Parameters:
+    ///   - store: where records are read from (and where the fetcher stores what it fetches).
+    ///   - backing: local, or remote through a fetcher.
+    ///   - pool: threads for store reads.
+    ///   - configuration: memory bound and fetch depth.
+    package init(
+        store: ContentStore,
+        backing: Backing,
+        pool: BlockingPool = .shared,
+        configuration: SourceConfiguration = .default
+    ) {
+        self.store = store
+        self.backing = backing
+        self.pool = pool
+        self.configuration = configuration
+        let metadata = Int(Double(configuration.memoryBytes) * configuration.metadataFraction)
+        memory = Mutex(
+            MemoryCache(
+                trees: LRUCache(capacity: metadata / 2), manifests: LRUCache(capacity: metadata / 2),
+                chunks: LRUCache(capacity: Int(configuration.memoryBytes) - metadata)))
+    }
+
+    /// A source over a local repository: everything is in its store.
+    package static func local(
+        _ repository: MesaRepository,
+        defaultBookmark: String = "main",
+        pool: BlockingPool = .shared,
+        configuration: SourceConfiguration = .default
+    ) -> StoreObjectSource {
+        StoreObjectSource(
+            store: repository.store, backing: .local(repository, defaultBookmark: defaultBookmark), pool: pool,
+            configuration: configuration)
+    }
+
+    var fetcher: (any RemoteFetcher)? {
+        if case .remote(let fetcher) = backing { return fetcher }
+        return nil
+    }
+
+    // MARK: Revisions
+
+    package func resolve(_ revision: Revision) async throws(SyncError) -> Resolution {
+        switch backing {
+        case .remote(let fetcher):
+            return try await fetcher.resolve(revision)
+        case .local(let repository, let defaultBookmark):
+            return try await pool.run { () throws(SyncError) -> Resolution in
+                try Self.resolve(revision, in: repository, defaultBookmark: defaultBookmark)
+            }
+        }
+    }
+
+    /// Resolves a revision through a repository's catalog (blocking: call it on a pool thread). An empty revision
+    /// names `defaultBookmark`; a repository without it shows the virtual root change (the empty tree).
+    package static func resolve(
+        _ revision: Revision,
+        in repository: MesaRepository,
+        defaultBookmark: String
+    ) throws(SyncError) -> Resolution {
+        do throws(TreeError) {
+            let change: ChangeID
+            switch revision.kind {
+            case .defaultBookmark:
+                change = try repository.catalog.bookmark(named: defaultBookmark)?.change ?? .root
+            case .bookmark(let name):
+                guard let bookmark = try repository.catalog.bookmark(named: name) else {
+                    throw .bookmarkNotFound(name)
+                }
+                change = bookmark.change
+            case .change(let id):
+                change = id
+            }
+            guard let record = try repository.change(change) else {
+                return Resolution(
+                    revision: revision, change: .root, commit: nil, rootTree: TreeCodec.emptyTreeID, commitTime: 0)
+            }
+            let commit = try repository.commit(record.commit)
+            return Resolution(
+                revision: revision, change: change, commit: record.commit, rootTree: commit.tree,
+                commitTime: commit.committer.time)
+        } catch {
+            if case .bookmarkNotFound = error { throw .revisionNotFound(revision) }
+            if case .changeNotFound = error { throw .revisionNotFound(revision) }
+            throw SyncError(error)
+        }
+    }
+
+    // MARK: Trees
+
+    package func cachedTree(_ id: ObjectID) -> SourceTree? {
+        memory.withLock { $0.trees.value(for: id) }
+    }
+
+    package func tree(_ id: ObjectID) async throws(SyncError) -> SourceTree {
+        if id == TreeCodec.emptyTreeID { return SourceTree(id: id, entries: []) }
+        if let tree = cachedTree(id) {
+            counters.withLock { $0.treeMemoryHits += 1 }
+            return tree
+        }
+        let claim = treeFlights.claim(id)
+        if claim.isOwner {
+            Task { await self.loadTree(id) }
+        }
+        return try await claim.flight.value()
+    }
+
+    private func loadTree(_ id: ObjectID) async {
+        let result: Result<SourceTree, SyncError>
+        do throws(SyncError) {
+            result = .success(try await fetchedTree(id))
+        } catch {
+            result = .failure(error)
+        }
+        if case .success(let tree) = result {
+            memory.withLock { $0.trees.insert(tree, for: id, cost: tree.cost) }
+        }
+        treeFlights.finish(id, with: result)
+    }
+
+    private func fetchedTree(_ id: ObjectID) async throws(SyncError) -> SourceTree {
+        if let tree = try await storedTree(id) {
+            counters.withLock { $0.treeStoreHits += 1 }
+            return tree
+        }
+        guard let fetcher else { throw .objectNotFound(RecordKey(.tree, object: id)) }
+        let summary = try await fetcher.fetchTrees(roots: [id], depth: configuration.treeFetchDepth, into: store)
+        countRemote(summary)
+        guard let tree = try await storedTree(id) else { throw .objectNotFound(RecordKey(.tree, object: id)) }
+        return tree
+    }
+
+    /// Reads and decodes a tree from the store; `nil` when the store does not hold it.
+    private func storedTree(_ id: ObjectID) async throws(SyncError) -> SourceTree? {
+        let store = self.store
+        return try await pool.run { () throws(SyncError) -> SourceTree? in
+            let body: [UInt8]
+            do throws(StoreError) {
+                body = try store.get(RecordKey(.tree, object: id))
+            } catch .notFound {
+                return nil
+            } catch {
+                throw SyncError(error)
+            }
+            return try Self.decodeTree(body, id: id)
+        }
+    }
+
+    static func decodeTree(_ body: [UInt8], id: ObjectID) throws(SyncError) -> SourceTree {
+        let entries: [TreeEntry]
+        do throws(TreeError) {
+            entries = try TreeCodec.decode(body, id: id)
+        } catch {
+            throw SyncError(error)
+        }
+        return SourceTree(
+            id: id,
+            entries: entries.map { SourceEntry(name: FileName($0.name), kind: EntryKind($0.mode), id: $0.id) })
+    }
+
+    // MARK: Manifests
+
+    package func manifest(ofBlob id: ObjectID) async throws(SyncError) -> Manifest {
+        guard let manifest = try await manifests(ofBlobs: [id])[id] else {
+            throw .objectNotFound(RecordKey(.manifest, object: id))
+        }
+        return manifest
+    }
+
+    package func manifests(ofBlobs ids: [ObjectID]) async throws(SyncError) -> [ObjectID: Manifest] {
+        var found: [ObjectID: Manifest] = [:]
+        var needed: [ObjectID] = []
+        memory.withLock { memory in
+            for id in Set(ids) {
+                if let manifest = memory.manifests.value(for: id) { found[id] = manifest } else { needed.append(id) }
+            }
+        }
+        guard !needed.isEmpty else { return found }
+        let claims = manifestFlights.claim(needed)
+        let owned = claims.filter(\.isOwner).map(\.key)
+        if !owned.isEmpty {
+            Task { await self.loadManifests(owned) }
+        }
+        for claim in claims { found[claim.key] = try await claim.flight.value() }
+        return found
+    }
+
+    private func loadManifests(_ ids: [ObjectID]) async {
+        var results: [ObjectID: Result<Manifest, SyncError>] = [:]
+        do throws(SyncError) {
+            var stored = try await storedManifests(ids)
+            let missing = ids.filter { stored[$0] == nil }
+            if !missing.isEmpty, let fetcher {
+                let summary = try await fetcher.fetchRecords(
+                    keys: missing.map { RecordKey(.manifest, object: $0) }, into: store)
+                countRemote(summary)
+                stored.merge(try await storedManifests(missing)) { first, _ in first }
+            }
+            for id in ids {
+                results[id] = stored[id].map { .success($0) } ?? .failure(.objectNotFound(RecordKey(.manifest, object: id)))
+            }
+        } catch {
+            for id in ids { results[id] = .failure(error) }
+        }
+        memory.withLock { memory in
+            for case (let id, .success(let manifest)) in results {
+                memory.manifests.insert(manifest, for: id, cost: 64 + manifest.chunks.count * 48)
+            }
+        }
+        for (id, result) in results { manifestFlights.finish(id, with: result) }
+    }
+
+    /// The manifests among `ids` that the store holds.
+    private func storedManifests(_ ids: [ObjectID]) async throws(SyncError) -> [ObjectID: Manifest] {
+        let store = self.store
+        return try await pool.run { () throws(SyncError) -> [ObjectID: Manifest] in
+            var manifests: [ObjectID: Manifest] = [:]
+            for id in ids {
+                do throws(StoreError) {
+                    manifests[id] = try store.manifest(forBlob: id)
+                } catch .notFound {
+                    continue
+                } catch {
+                    throw SyncError(error)
+                }
+            }
+            return manifests
+        }
+    }
+
+    // MARK: Content
+
+    package func read(_ blob: ObjectID, range: Range<Int64>, readAhead: Int64) async throws(SyncError) -> ByteSlices {
+        let manifest = try await manifest(ofBlob: blob)
+        let lower = max(0, range.lowerBound)
+        let upper = min(manifest.size, range.upperBound)
+        guard lower < upper else { return ByteSlices() }
+        let indices = manifest.chunkIndices(covering: lower..<upper)
+        if readAhead > 0 {
+            startReadAhead(manifest, after: upper, length: readAhead)
+        }
+        let chunks = try await chunks(indices.map { manifest.chunks[$0] })
+        var slices = ByteSlices()
+        for index in indices {
+            let reference = manifest.chunks[index]
+            guard let bytes = chunks[reference.id] else { throw .objectNotFound(RecordKey(chunk: reference.id)) }
+            let start = manifest.offset(ofChunk: index)
+            let from = Int(max(lower, start) - start)
+            let to = Int(min(upper, start + Int64(reference.length)) - start)
+            slices.append(bytes[from..<to])
+        }
+        return slices
+    }
+
+    /// The bytes of chunks: memory hits at once, the rest through shared flights.
+    private func chunks(_ references: [ChunkRef]) async throws(SyncError) -> [ChunkID: [UInt8]] {
+        var found: [ChunkID: [UInt8]] = [:]
+        var needed: [ChunkRef] = []
+        memory.withLock { memory in
+            for reference in references where found[reference.id] == nil {
+                if let bytes = memory.chunks.value(for: reference.id) {
+                    found[reference.id] = bytes
+                } else if !needed.contains(where: { $0.id == reference.id }) {
+                    needed.append(reference)
+                }
+            }
+        }
+        let hits = Int64(found.count)
+        counters.withLock { $0.chunkMemoryHits += hits }
+        guard !needed.isEmpty else { return found }
+        let claims = chunkFlights.claim(needed.map(\.id))
+        let owned = needed.filter { reference in claims.contains { $0.key == reference.id && $0.isOwner } }
+        let shared = Int64(claims.count - owned.count)
+        if shared > 0 { counters.withLock { $0.chunkSharedWaits += shared } }
+        if !owned.isEmpty {
+            Task { await self.loadChunks(owned, readAhead: false) }
+        }
+        for claim in claims {
+            if Task.isCancelled { throw .cancelled }
+            found[claim.key] = try await claim.flight.value()
+        }
+        return found
+    }
+
+    /// Starts background loads of the chunks covering `length` bytes after `offset` that are neither in memory
+    /// nor being loaded.
+    private func startReadAhead(_ manifest: Manifest, after offset: Int64, length: Int64) {
+        let indices = manifest.chunkIndices(covering: offset..<(offset + length))
+        guard !indices.isEmpty else { return }
+        let candidates = memory.withLock { memory in
+            indices.map { manifest.chunks[$0] }.filter { !memory.chunks.contains($0.id) }
+        }
+        let wanted = candidates.filter { !chunkFlights.isInFlight($0.id) }
+        guard !wanted.isEmpty else { return }
+        let claims = chunkFlights.claim(wanted.map(\.id))
+        let owned = wanted.filter { reference in claims.contains { $0.key == reference.id && $0.isOwner } }
+        guard !owned.isEmpty else { return }
+        let count = Int64(owned.count)
+        counters.withLock { $0.readAheadChunks += count }
+        Task { await self.loadChunks(owned, readAhead: true) }
+    }
+
+    /// Loads owned chunk flights: the store in parallel pool jobs, then one remote request for the misses.
+    private func loadChunks(_ references: [ChunkRef], readAhead: Bool) async {
+        var results: [ChunkID: Result<[UInt8], SyncError>] = [:]
+        var missing: [ChunkRef] = []
+        for (reference, result) in await storedChunks(references) {
+            switch result {
+            case .success(let bytes?): results[reference.id] = .success(bytes)
+            case .success(nil): missing.append(reference)
+            case .failure(let error): results[reference.id] = .failure(error)
+            }
+        }
+        let storeHits = Int64(results.count)
+        counters.withLock { $0.chunkStoreHits += storeHits }
+        if !missing.isEmpty {
+            if let fetcher {
+                do throws(SyncError) {
+                    let summary = try await fetcher.fetchRecords(
+                        keys: missing.map { RecordKey(chunk: $0.id) }, into: store)
+                    countRemote(summary)
+                    for (reference, result) in await storedChunks(missing) {
+                        results[reference.id] = result.flatMap { bytes in
+                            bytes.map { .success($0) } ?? .failure(.objectNotFound(RecordKey(chunk: reference.id)))
+                        }
+                    }
+                } catch {
+                    for reference in missing { results[reference.id] = .failure(error) }
+                }
+            } else {
+                for reference in missing { results[reference.id] = .failure(.objectNotFound(RecordKey(chunk: reference.id))) }
+            }
+        }
+        memory.withLock { memory in
+            for case (let id, .success(let bytes)) in results {
+                memory.chunks.insert(bytes, for: id, cost: bytes.count + 64)
+            }
+        }
+        for (id, result) in results { chunkFlights.finish(id, with: result) }
+    }
+
+    /// Reads chunks from the store, one pool job each; `nil` for a chunk the store does not hold. Results come in
+    /// the order of `references` (file order), so the misses are fetched in file order.
+    private func storedChunks(_ references: [ChunkRef]) async -> [(ChunkRef, Result<[UInt8]?, SyncError>)] {
+        let store = self.store
+        let pool = self.pool
+        return await withTaskGroup(of: (Int, ChunkRef, Result<[UInt8]?, SyncError>).self) { group in
+            for (position, reference) in references.enumerated() {
+                group.addTask {
+                    do throws(SyncError) {
+                        let bytes = try await pool.run { () throws(SyncError) -> [UInt8]? in
+                            let bytes: [UInt8]
+                            do throws(StoreError) {
+                                bytes = try store.chunk(reference.id)
+                            } catch .notFound {
+                                return nil
+                            } catch {
+                                throw SyncError(error)
+                            }
+                            guard bytes.count == Int(reference.length) else {
+                                throw .corruptObject(
+                                    RecordKey(chunk: reference.id), reason: "length differs from the manifest")
+                            }
+                            return bytes
+                        }
+                        return (position, reference, .success(bytes))
+                    } catch {
+                        return (position, reference, .failure(error))
+                    }
+                }
+            }
+            var results: [(Int, ChunkRef, Result<[UInt8]?, SyncError>)] = []
+            for await result in group { results.append(result) }
+            return results.sorted { $0.0 < $1.0 }.map { ($0.1, $0.2) }
+        }
+    }
+
+    // MARK: Prefetch
+
+    package func prefetch(_ request: PrefetchRequest) async throws(SyncError) -> FetchSummary {
+        counters.withLock { $0.prefetches += 1 }
+        guard let fetcher else { return try await warmLocally(request) }
+        let summary: FetchSummary
+        switch request {
+        case .trees(let below, let depth):
+            summary = try await fetcher.fetchTrees(roots: [below], depth: depth, into: store)
+        case .files(let blobs, let maxFileBytes):
+            let manifests = try await self.manifests(ofBlobs: blobs)
+            let small = manifests.values.filter { $0.size <= maxFileBytes }.flatMap(\.chunks)
+            let keys = store.missing(small.map { RecordKey(chunk: $0.id) })
+            guard !keys.isEmpty else { return FetchSummary() }
+            summary = try await fetcher.fetchRecords(keys: keys, into: store)
+        case .subtree(let tree, let maxBytes, let maxFileBytes):
+            summary = try await fetcher.fetchSubtree(
+                tree: tree, maxBytes: maxBytes, maxFileBytes: maxFileBytes, into: store)
+        }
+        countRemote(summary)
+        return summary
+    }
+
+    /// A local source has everything on disk; prefetch only decodes trees and manifests into memory ahead of use.
+    private func warmLocally(_ request: PrefetchRequest) async throws(SyncError) -> FetchSummary {
+        switch request {
+        case .trees(let below, let depth):
+            var level = [below]
+            var loaded = 0
+            var remaining = depth ?? Int.max
+            while !level.isEmpty, remaining >= 0, loaded < 10_000 {
+                var next: [ObjectID] = []
+                for id in level {
+                    let tree = try await tree(id)
+                    loaded += 1
+                    next += tree.entries.filter { $0.kind == .directory }.map(\.id)
+                }
+                level = next
+                remaining -= 1
+            }
+            return FetchSummary(records: loaded)
+        case .files(let blobs, _):
+            return FetchSummary(records: try await manifests(ofBlobs: blobs).count)
+        case .subtree:
+            return FetchSummary()
+        }
+    }
+
+    // MARK: Statistics
+
+    package func statistics() -> SourceStatistics {
+        var statistics = counters.withLock { $0 }
+        statistics.memoryBytes = memory.withLock { $0.bytes }
+        let store = self.store.stats()
+        if let bound = store.maxUnpinnedBytes, bound > 0 {
+            statistics.cachePressure = Double(store.unpinnedBytes) / Double(bound)
+        }
+        return statistics
+    }
+
+    private func countRemote(_ summary: FetchSummary) {
+        counters.withLock { counters in
+            counters.remoteRequests += 1
+            counters.remoteRecords += Int64(summary.records)
+            counters.remoteBytes += summary.bytes
+        }
+    }
+}
+
+extension EntryKind {
+    /// The kind of a git tree entry mode.
+    package init(_ mode: FileMode) {
+        switch mode {
+        case .regular: self = .regular
+        case .executable: self = .executable
+        case .symlink: self = .symlink
+        case .directory: self = .directory
+        case .submodule: self = .submodule
+        }
+    }
+}

@@ -1,0 +1,121 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import MesaCore
+import MesaFS
+import MesaSync
+import MesaTesting
+import SystemPackage
+import Testing
+
+@Suite struct ReadTests {
+    static let big: [UInt8] = {
+        var generator = SeededBytes(seed: 7)
+        return generator.bytes(3 << 20)
+    }()
+
+    static let tree = FixtureTree([
+        "big.bin": .file(big),
+        "small.txt": .text("small\n"),
+        "empty": .file([]),
+        "link": .symlink("small.txt"),
+    ])
+
+    @Test func readsReturnTheRequestedRanges() async throws {
+        let harness = try FSHarness.local(Self.tree)
+        let inode = try await harness.lookup("acme/demo/big.bin").attributes.inode
+        let handle = try harness.fs.open(inode, flags: .readOnly).handle
+        defer { harness.fs.release(handle) }
+        for (offset, size) in [(0, 4096), (65_000, 300_000), (1_000_000, 1 << 20), (Self.big.count - 10, 4096)] {
+            let data = try await harness.fs.read(handle, offset: Int64(offset), size: size)
+            let end = min(Self.big.count, offset + size)
+            #expect(data.joined == Array(Self.big[offset..<end]))
+        }
+        #expect(try await harness.fs.read(handle, offset: Int64(Self.big.count) + 5, size: 10).count == 0)
+        let empty = try await harness.lookup("acme/demo/empty").attributes.inode
+        #expect(try await harness.read(empty) == [])
+    }
+
+    @Test func readlinkReturnsTheTarget() async throws {
+        let harness = try FSHarness.local(Self.tree)
+        let link = try await harness.lookup("acme/demo/link").attributes.inode
+        #expect(try await harness.fs.readlink(link) == Array("small.txt".utf8))
+        let file = try await harness.lookup("acme/demo/small.txt").attributes.inode
+        await #expect(throws: FSError.notASymlink) { try await harness.fs.readlink(file) }
+    }
+
+    @Test(arguments: [O_WRONLY, O_RDWR, O_RDONLY | O_TRUNC, O_RDONLY | O_APPEND])
+    func openingForAChangeIsReadOnly(flags: Int32) async throws {
+        let harness = try FSHarness.local(Self.tree)
+        let file = try await harness.lookup("acme/demo/small.txt").attributes.inode
+        #expect(throws: FSError.readOnly) { try harness.fs.open(file, flags: OpenFlags(rawValue: flags)) }
+        #expect(FSError.readOnly.errno == .readOnlyFileSystem)
+        #expect(harness.fs.statistics().openHandles == 0)
+    }
+
+    @Test func everyModificationIsReadOnly() async throws {
+        let harness = try FSHarness.local(Self.tree)
+        let root = try await harness.repositoryRoot()
+        let file = try await harness.lookup("acme/demo/small.txt").attributes.inode
+        let name = FileName("new")
+        let modifications: [Modification] = [
+            .setAttributes(file), .createFile(parent: root, name: name), .makeDirectory(parent: root, name: name),
+            .makeSymlink(parent: root, name: name, target: [0x61]), .link(file, parent: root, name: name),
+            .unlink(parent: root, name: FileName("small.txt")), .removeDirectory(parent: root, name: name),
+            .rename(parent: root, name: FileName("small.txt"), newParent: root, newName: name),
+        ]
+        for modification in modifications {
+            #expect(throws: FSError.readOnly) { try harness.fs.modify(modification) }
+        }
+        #expect(throws: FSError.unknownInode(InodeNumber(999))) { try harness.fs.modify(.setAttributes(InodeNumber(999))) }
+    }
+
+    @Test func extendedAttributesAndStatfs() async throws {
+        let harness = try FSHarness.local(Self.tree)
+        let file = try await harness.lookup("acme/demo/small.txt").attributes.inode
+        #expect(throws: FSError.noAttribute) { try harness.fs.getxattr(file, name: FileName("user.x")) }
+        #expect(try harness.fs.listxattr(file).isEmpty)
+        #expect(throws: FSError.attributesNotSupported) { try harness.fs.setxattr(file, name: FileName("user.x"), value: []) }
+        #expect(FSError.noAttribute.errno == .noData)
+        #expect(FSError.attributesNotSupported.errno == .notSupported)
+        let statistics = harness.fs.statfs()
+        #expect(statistics.maximumNameLength == 255)
+        #expect(statistics.freeBlocks == 0)
+    }
+
+    @Test func aFailingSourceGivesEIOAtOnce() async throws {
+        let harness = try FSHarness.remote(Self.tree)
+        let fetcher = try #require(harness.fetcher)
+        let inode = try await harness.lookup("acme/demo/big.bin").attributes.inode
+        fetcher.fail([.records])
+        let handle = try harness.fs.open(inode, flags: .readOnly).handle
+        let clock = ContinuousClock()
+        let start = clock.now
+        await #expect {
+            _ = try await harness.fs.read(handle, offset: 0, size: 4096)
+        } throws: { error in
+            (error as? FSError)?.errno == .ioError
+        }
+        #expect(clock.now - start < .seconds(2))
+        // A later read succeeds once the remote is back.
+        fetcher.fail([])
+        #expect(try await harness.fs.read(handle, offset: 0, size: 16).joined == Array(Self.big[0..<16]))
+    }
+
+    @Test func anInterruptedReadStopsWaiting() async throws {
+        let harness = try FSHarness.remote(Self.tree)
+        let fetcher = try #require(harness.fetcher)
+        let inode = try await harness.lookup("acme/demo/big.bin").attributes.inode
+        let handle = try harness.fs.open(inode, flags: .readOnly).handle
+        fetcher.delay(.records, by: .seconds(30))
+        let fs = harness.fs
+        let reader = Task { try await fs.read(handle, offset: 0, size: 4096) }
+        try await Task.sleep(for: .milliseconds(200))
+        let clock = ContinuousClock()
+        let start = clock.now
+        reader.cancel()
+        await #expect(throws: FSError.interrupted) { try await reader.value }
+        #expect(clock.now - start < .seconds(2))
+        #expect(FSError.interrupted.errno == .interrupted)
+    }
+}
