@@ -305,3 +305,38 @@ extension TestClientProtocol {
         }
     }
 }
+
+@Suite struct StagedRecordTests {
+    /// A push refused after its records were verified leaves them staged; a later push that relies on them (without
+    /// carrying them again) makes them referenced when its transaction applies, so they are not garbage.
+    @Test func aResumedPushPromotesTheRecordsAnEarlierPushStaged() async throws {
+        let server = try ServerHarness()
+        let client = try ClientRepo()
+        let change = try client.change(["dir/a.txt": "resumed\n"])
+        let records = try client.records(of: change.commit)
+        let key = server.adminKey
+        let bad = PushTransaction(
+            changes: [ChangeUpdate(changeID: change.id.description, expectedCommit: nil, commit: String(repeating: "1", count: 40), parents: [])],
+            bookmarks: [])
+        let good = PushTransaction(
+            changes: [ChangeUpdate(changeID: change.id.description, expectedCommit: nil, commit: change.commit.hex, parents: [])],
+            bookmarks: [BookmarkUpdate(name: "main", expectedChange: nil, change: change.id.description)])
+        let orgID = try #require(try server.services.metadata.org(slug: "local")).id
+        try await server.test { http in
+            _ = try await http.send(.post, "/v1/local/repos", credential: key, json: #"{"name":"r"}"#)
+            // Everything but the commit, with a transaction the server refuses: records verified and staged.
+            let withoutCommit = records.filter { $0.key.kind != .commit }
+            let refused = try await http.push(try pushBody(withoutCommit, bad), credential: key)
+            #expect((400..<500).contains(refused.status.code))
+            let stagedBefore = try server.services.metadata.staged(orgID: orgID, keys: withoutCommit.map(\.key))
+            #expect(stagedBefore.count == withoutCommit.count)
+            // The resumed push carries only the commit.
+            let commit = records.filter { $0.key.kind == .commit }
+            #expect(try await http.push(try pushBody(commit, good), credential: key).status == .ok)
+            #expect(try server.services.metadata.staged(orgID: orgID, keys: records.map(\.key)).isEmpty)
+            let read = try await http.send(
+                .get, "/v1/local/r/content?path=dir/a.txt", credential: key, headers: [.accept: "application/octet-stream"])
+            #expect(read.text == "resumed\n")
+        }
+    }
+}

@@ -131,4 +131,6 @@ package protocol MetadataStore: Sendable {
     func addReferences(orgID: String, keys: [RecordKey], staged: Bool) throws(MetadataError)
     /// The subset of `keys` the org references (staged or not).
     func referenced(orgID: String, keys: [RecordKey]) throws(MetadataError) -> Set<RecordKey>
+    /// The subset of `keys` the org holds only as staged (pushed, no applied transaction reaches them yet).
+    func staged(orgID: String, keys: [RecordKey]) throws(MetadataError) -> Set<RecordKey>
 }

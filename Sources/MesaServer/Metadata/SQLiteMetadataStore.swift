@@ -292,9 +292,19 @@ package final class SQLiteMetadataStore: MetadataStore {
     }
 
     package func referenced(orgID: String, keys: [RecordKey]) throws(MetadataError) -> Set<RecordKey> {
+        try select(orgID: orgID, keys: keys, condition: "")
+    }
+
+    package func staged(orgID: String, keys: [RecordKey]) throws(MetadataError) -> Set<RecordKey> {
+        try select(orgID: orgID, keys: keys, condition: " AND staged_at IS NOT NULL")
+    }
+
+    /// The subset of `keys` with a row for the org that meets `condition`.
+    private func select(orgID: String, keys: [RecordKey], condition: String) throws(MetadataError) -> Set<RecordKey> {
         guard !keys.isEmpty else { return [] }
         return try read { db in
-            let select = try db.makeStatement(sql: "SELECT 1 FROM org_objects WHERE org_id = ? AND kind = ? AND id = ?")
+            let select = try db.makeStatement(
+                sql: "SELECT 1 FROM org_objects WHERE org_id = ? AND kind = ? AND id = ?" + condition)
             var found = Set<RecordKey>()
             for key in keys
             where try Int.fetchOne(select, arguments: [orgID, Int(key.kind.rawValue), Data(key.idBytes)]) != nil {

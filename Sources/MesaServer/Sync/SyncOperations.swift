@@ -166,7 +166,9 @@ struct SyncOperations {
     /// Verifies and stores pushed records: each id is recomputed from the decompressed bytes, and each tree, commit
     /// and manifest may point only at records the org references or this push carries. Stored records are referenced
     /// as staged until the transaction applies.
-    func receive(_ records: [SyncRecord], pushed: inout Set<RecordKey>) throws -> Int {
+    func receive(
+        _ records: [SyncRecord], pushed: inout Set<RecordKey>, external: inout Set<RecordKey>
+    ) throws -> Int {
         var stored = 0
         var keys: [RecordKey] = []
         for record in records {
@@ -178,7 +180,7 @@ struct SyncOperations {
             } catch {
                 throw APIError.badRequest("record \(record.key) does not decompress: \(error)")
             }
-            try checkReferences(record.key, bytes, pushed: pushed)
+            external.formUnion(try checkReferences(record.key, bytes, pushed: pushed))
             if let reason = try services.store.idMismatch(record.key, bytes) {
                 throw APIError.badRequest("record \(record.key) is refused: \(reason)")
             }
@@ -191,11 +193,24 @@ struct SyncOperations {
     }
 
     /// Refuses a tree, commit or manifest that points at records this org cannot see.
-    private func checkReferences(_ key: RecordKey, _ bytes: [UInt8], pushed: Set<RecordKey>) throws {
+    /// - Returns: the records it points at outside this push (all referenced or staged by the org).
+    private func checkReferences(_ key: RecordKey, _ bytes: [UInt8], pushed: Set<RecordKey>) throws -> [RecordKey] {
+        let needed = try references(key, bytes)
+        let unknown = needed.filter { !pushed.contains($0) }
+        let referenced = try services.metadata.referenced(orgID: orgID, keys: unknown)
+        if let missing = unknown.first(where: { !referenced.contains($0) || !services.store.contains($0) }) {
+            throw APIError.badRequest("record \(key) refers to \(missing), which this push does not carry")
+        }
+        return unknown
+    }
+
+    /// The records a record points at: a manifest's chunks, a tree's subtrees and blobs' manifests, a commit's tree
+    /// and parent commits.
+    private func references(_ key: RecordKey, _ bytes: [UInt8]) throws -> [RecordKey] {
         var needed: [RecordKey] = []
         switch key.kind {
         case .chunk, .tag:
-            return
+            return []
         case .manifest:
             guard let manifest = Manifest(decoding: bytes) else { throw APIError.badRequest("\(key) is not a manifest") }
             needed = manifest.chunks.map { RecordKey(chunk: $0.id) }
@@ -208,20 +223,36 @@ struct SyncOperations {
                 }
             }
         case .commit:
-            guard let id = key.objectID else { return }
+            guard let id = key.objectID else { return [] }
             let commit = try Commit(id: id, body: bytes)
             needed.append(RecordKey(.tree, object: commit.tree))
             needed += commit.parents.map { RecordKey(.commit, object: $0) }
         }
-        let unknown = needed.filter { !pushed.contains($0) }
-        let referenced = try services.metadata.referenced(orgID: orgID, keys: unknown)
-        if let missing = unknown.first(where: { !referenced.contains($0) || !services.store.contains($0) }) {
-            throw APIError.badRequest("record \(key) refers to \(missing), which this push does not carry")
+        return needed
+    }
+
+    /// The records an applied push makes visible: what it carried, plus whatever an earlier (interrupted or refused)
+    /// push of this org left staged that the carried records reach, followed through staged records only (a
+    /// referenced record's closure is referenced already).
+    func promotable(pushed: Set<RecordKey>, external: Set<RecordKey>) throws -> [RecordKey] {
+        var promote = Array(pushed)
+        var seen = pushed
+        var frontier = Array(try services.metadata.staged(orgID: orgID, keys: Array(external)))
+        while !frontier.isEmpty {
+            var next: [RecordKey] = []
+            for key in frontier where seen.insert(key).inserted {
+                promote.append(key)
+                next += try references(key, try services.store.get(key)).filter { !seen.contains($0) }
+            }
+            frontier = Array(try services.metadata.staged(orgID: orgID, keys: next))
         }
+        return promote
     }
 
     /// Applies a push transaction atomically, or reports its stale expectations.
-    func apply(_ transaction: PushTransaction, pushed: Set<RecordKey>) throws -> [CatalogConflict] {
+    func apply(
+        _ transaction: PushTransaction, pushed: Set<RecordKey>, external: Set<RecordKey>
+    ) throws -> [CatalogConflict] {
         var changes: [(record: ChangeRecord, expected: Expectation<ObjectID>)] = []
         for update in transaction.changes {
             let id = try RepoOperations.changeID(update.changeID)
@@ -249,7 +280,8 @@ struct SyncOperations {
         }
         let conflicts = try operations.catalog.apply(changes: changes, bookmarks: bookmarks)
         if conflicts.isEmpty {
-            try services.metadata.addReferences(orgID: orgID, keys: Array(pushed), staged: false)
+            try services.metadata.addReferences(
+                orgID: orgID, keys: try promotable(pushed: pushed, external: external), staged: false)
         }
         return conflicts
     }

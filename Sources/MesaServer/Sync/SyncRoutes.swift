@@ -134,6 +134,7 @@ enum SyncRoutes {
         var pending: [SyncRecord] = []
         var pendingBytes = 0
         var pushed = Set<RecordKey>()
+        var external = Set<RecordKey>()
         var stored = 0
         var transaction: PushTransaction?
         var received = 0
@@ -141,12 +142,16 @@ enum SyncRoutes {
             guard !pending.isEmpty else { return }
             let batch = pending
             let known = pushed
-            let (count, keys) = try await services.blocking { () throws -> (Int, Set<RecordKey>) in
+            let outside = external
+            let (count, keys, references) = try await services.blocking {
+                () throws -> (Int, Set<RecordKey>, Set<RecordKey>) in
                 var keys = known
-                return (try sync.receive(batch, pushed: &keys), keys)
+                var references = outside
+                return (try sync.receive(batch, pushed: &keys, external: &references), keys, references)
             }
             stored += count
             pushed = keys
+            external = references
             pending.removeAll()
             pendingBytes = 0
         }
@@ -181,7 +186,8 @@ enum SyncRoutes {
         try await flush()
         guard let transaction else { throw APIError.badRequest("the push stream has no transaction") }
         let applied = pushed
-        let conflicts = try await services.blocking { try sync.apply(transaction, pushed: applied) }
+        let outside = external
+        let conflicts = try await services.blocking { try sync.apply(transaction, pushed: applied, external: outside) }
         let result = PushResult(
             status: conflicts.isEmpty ? "applied" : "conflict", stored: stored, conflicts: conflicts.map(Self.json))
         let material = conflicts.isEmpty ? [] : try await services.blocking { try sync.mergeMaterial(conflicts) }
