@@ -91,7 +91,8 @@ let package = Package(
         .executableTarget(
             name: "MesaCLI",
             dependencies: [
-                "MesaCore", "MesaStore", "MesaTree", "MesaWire", "MesaServer", "MesaKit",
+                "MesaCore", "MesaStore", "MesaTree", "MesaWire", "MesaServer", "MesaKit", "MesaSync", "MesaFS",
+                "MesaFuse",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -102,7 +103,7 @@ let package = Package(
         .target(
             name: "MesaSync",
             dependencies: [
-                "MesaCore", "MesaStore", "MesaTree",
+                "MesaCore", "MesaStore", "MesaTree", "MesaKit", "MesaWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

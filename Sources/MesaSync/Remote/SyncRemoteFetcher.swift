@@ -1,0 +1,156 @@
+import Foundation
+package import MesaCore
+package import MesaKit
+package import MesaStore
+
+// The remote side of a mount's object source: MesaSync's `RemoteFetcher` over MesaKit's sync client. Every record
+// fetched is verified (decompressed and hashed) before it enters the cache store; records arrive from MesaKit's
+// event loop and are stored on the blocking pool in batches, never on the cooperative pool.
+
+/// Fetches a repository's trees, manifests and chunks from a Mesa server through the sync protocol.
+package struct SyncRemoteFetcher: RemoteFetcher {
+    /// The repository's sync client.
+    package let sync: Mesa.Sync
+    private let pool: BlockingPool
+
+    /// Creates a fetcher for one repository.
+    package init(sync: Mesa.Sync, pool: BlockingPool = .shared) {
+        self.sync = sync
+        self.pool = pool
+    }
+
+    package func resolve(_ revision: Revision) async throws(SyncError) -> Resolution {
+        let result: ResolveResult
+        do {
+            result = try await sync.resolve([revision.description], conditional: false)
+        } catch {
+            throw Self.map(error, operation: "resolve")
+        }
+        guard let resolution = result.resolutions.first else { throw .revisionNotFound(revision) }
+        return try Self.resolution(resolution, revision: revision)
+    }
+
+    package func lookup(revision: Revision, path: [FileName], into cache: ContentStore) async throws(SyncError)
+        -> MesaSync.LookupResult
+    {
+        let answer: MesaKit.LookupResult
+        do {
+            answer = try await sync.lookup(revision: revision.description, path: path.map(\.description).joined(separator: "/"))
+        } catch {
+            throw Self.map(error, operation: "lookup")
+        }
+        _ = try await store(answer.records, into: cache, operation: "lookup")
+        let header = answer.header
+        let resolution = try Self.resolution(header.resolution, revision: revision)
+        var entry: SourceEntry?
+        if let type = header.type, let idText = header.id, let id = ObjectID(hex: idText), let name = path.last {
+            let kind: EntryKind
+            switch (type, header.mode) {
+            case ("dir", _): kind = .directory
+            case ("symlink", _): kind = .symlink
+            case (_, "100755"): kind = .executable
+            default: kind = .regular
+            }
+            entry = SourceEntry(name: name, kind: kind, id: id)
+        }
+        return MesaSync.LookupResult(resolution: resolution, entry: entry, size: header.size)
+    }
+
+    package func fetchTrees(roots: [ObjectID], depth: Int?, into cache: ContentStore) async throws(SyncError)
+        -> FetchSummary
+    {
+        let stream: SyncRecordStream
+        do {
+            stream = try await sync.trees(roots: roots, depth: depth)
+        } catch {
+            throw Self.map(error, operation: "trees")
+        }
+        return try await store(stream, into: cache, operation: "trees")
+    }
+
+    package func fetchRecords(keys: [RecordKey], into cache: ContentStore) async throws(SyncError) -> FetchSummary {
+        guard !keys.isEmpty else { return FetchSummary() }
+        let stream: SyncRecordStream
+        do {
+            stream = try await sync.objects(keys: keys)
+        } catch {
+            throw Self.map(error, operation: "objects")
+        }
+        return try await store(stream, into: cache, operation: "objects")
+    }
+
+    package func fetchSubtree(
+        tree: ObjectID, maxBytes: Int64, maxFileBytes: Int64, into cache: ContentStore
+    ) async throws(SyncError) -> FetchSummary {
+        let stream: SyncRecordStream
+        do {
+            stream = try await sync.objects(
+                keys: [], subtree: SubtreeContent(tree: tree.hex, maxBytes: maxBytes, maxFileBytes: maxFileBytes))
+        } catch {
+            throw Self.map(error, operation: "subtree")
+        }
+        return try await store(stream, into: cache, operation: "subtree")
+    }
+
+    /// Verifies and stores a record stream in batches on the blocking pool.
+    private func store(_ stream: SyncRecordStream, into cache: ContentStore, operation: String) async throws(SyncError)
+        -> FetchSummary
+    {
+        let receiver = ReceiverBox(store: cache)
+        var batch: [SyncRecord] = []
+        var summary = FetchSummary()
+        func flush() async throws(SyncError) {
+            let records = batch
+            batch.removeAll()
+            summary.records += records.count
+            summary.bytes += records.reduce(0) { $0 + Int64($1.rawLength) }
+            try await pool.run { () throws(SyncError) in
+                do throws(StoreError) {
+                    for record in records { try receiver.receive(try StoredRecord(record)) }
+                } catch {
+                    throw .store(error)
+                }
+            }
+        }
+        do {
+            for try await record in stream {
+                batch.append(record)
+                if batch.count >= 64 { try await flush() }
+            }
+        } catch let error as SyncError {
+            throw error
+        } catch {
+            throw Self.map(error, operation: operation)
+        }
+        try await flush()
+        return summary
+    }
+
+    static func resolution(_ resolution: RevisionResolution, revision: Revision) throws(SyncError) -> Resolution {
+        guard let change = ChangeID(parsing: resolution.changeID), let root = ObjectID(hex: resolution.rootTree) else {
+            throw .remote(operation: "resolve", message: "the server answered a malformed resolution")
+        }
+        return Resolution(
+            revision: revision, change: change, commit: ObjectID(hex: resolution.commit), rootTree: root,
+            commitTime: resolution.commitTime)
+    }
+
+    static func map(_ error: any Error, operation: String) -> SyncError {
+        if let error = error as? KitError {
+            if case .cancelled = error { return .cancelled }
+            if error.status == 404 { return .remote(operation: operation, message: "not found: \(error)") }
+        }
+        return .remote(operation: operation, message: "\(error)")
+    }
+}
+
+/// A verifying receiver shared by the batches of one stream (one batch at a time touches it).
+private final class ReceiverBox: @unchecked Sendable {
+    // SAFETY: `store(_:into:operation:)` awaits each batch before starting the next, so `receiver` is never used from
+    // two threads at once.
+    private var receiver: VerifyingReceiver
+
+    init(store: ContentStore) { receiver = VerifyingReceiver(store: store) }
+
+    func receive(_ record: StoredRecord) throws(StoreError) { _ = try receiver.receive(record) }
+}
