@@ -10,7 +10,8 @@ struct MesaCommand: AsyncParsableCommand {
         version: MesaVersion.current,
         subcommands: [
             VersionCommand.self, ServeCommand.self, RepoCommand.self, BookmarkCommand.self, LogCommand.self,
-            TokenCommand.self, KeyCommand.self, GitImportCommand.self, DebugCommand.self,
+            TokenCommand.self, KeyCommand.self, GitImportCommand.self, MountCommand.self, StatusCommand.self,
+            StatsCommand.self, SyncCommand.self, UnmountCommand.self, AuthCommand.self, DebugCommand.self,
         ]
     )
 }

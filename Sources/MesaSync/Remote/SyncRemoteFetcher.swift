@@ -2,10 +2,16 @@ import Foundation
 package import MesaCore
 package import MesaKit
 package import MesaStore
+package import MesaWire
 
-// The remote side of a mount's object source: MesaSync's `RemoteFetcher` over MesaKit's sync client. Every record
-// fetched is verified (decompressed and hashed) before it enters the cache store; records arrive from MesaKit's
-// event loop and are stored on the blocking pool in batches, never on the cooperative pool.
+// The remote side of a mount's object source: MesaSync's `RemoteFetcher` over MesaKit's sync client. Records arrive
+// from MesaKit's event loop and are stored on the blocking pool in batches, never on the cooperative pool.
+//
+// Verification: chunks (SHA-256), trees and commits (git SHA-1) are verified before they enter the cache. A manifest
+// is keyed by its file's git blob id, which only the whole content can prove, and a lazy mount fetches manifests
+// (for sizes and chunk lists) long before their chunks; so a manifest whose chunks are not all cached is stored once
+// it decodes, and is verified in full when its chunks are already there. Its chunks are each verified when fetched,
+// so no unverified byte is ever served; what a manifest alone could misstate is which verified chunks make a file.
 
 /// Fetches a repository's trees, manifests and chunks from a Mesa server through the sync protocol.
 package struct SyncRemoteFetcher: RemoteFetcher {
@@ -126,7 +132,8 @@ package struct SyncRemoteFetcher: RemoteFetcher {
         return summary
     }
 
-    static func resolution(_ resolution: RevisionResolution, revision: Revision) throws(SyncError) -> Resolution {
+    /// A resolution from the sync protocol's answer.
+    package static func resolution(_ resolution: RevisionResolution, revision: Revision) throws(SyncError) -> Resolution {
         guard let change = ChangeID(parsing: resolution.changeID), let root = ObjectID(hex: resolution.rootTree) else {
             throw .remote(operation: "resolve", message: "the server answered a malformed resolution")
         }
@@ -149,8 +156,25 @@ private final class ReceiverBox: @unchecked Sendable {
     // SAFETY: `store(_:into:operation:)` awaits each batch before starting the next, so `receiver` is never used from
     // two threads at once.
     private var receiver: VerifyingReceiver
+    private let store: ContentStore
 
-    init(store: ContentStore) { receiver = VerifyingReceiver(store: store) }
+    init(store: ContentStore) {
+        self.store = store
+        receiver = VerifyingReceiver(store: store)
+    }
 
-    func receive(_ record: StoredRecord) throws(StoreError) { _ = try receiver.receive(record) }
+    func receive(_ record: StoredRecord) throws(StoreError) {
+        if record.key.kind == .manifest {
+            guard let manifest = Manifest(decoding: try record.decoded()) else {
+                throw .corruptRecord(record.key, reason: "not a valid manifest")
+            }
+            if manifest.chunks.allSatisfy({ store.contains(RecordKey(chunk: $0.id)) }) {
+                try store.putVerified(record)
+            } else {
+                try store.putStored(record)
+            }
+            return
+        }
+        _ = try receiver.receive(record)
+    }
 }

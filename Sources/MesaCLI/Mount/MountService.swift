@@ -1,0 +1,228 @@
+import Foundation
+import Logging
+import MesaCore
+import MesaFS
+import MesaFuse
+import MesaKit
+import MesaStore
+import MesaSync
+import Synchronization
+
+// `mesa mount`'s running service: checks what can be checked before mounting (and says what to do), builds the
+// layout `<mount-point>/<org>/<repo>` from the server, mounts it with FUSE, polls the shown revisions for movement
+// (conditional requests; a moved revision is applied with exact kernel invalidations), serves the control socket,
+// and on SIGINT, SIGTERM or `mesa unmount` shuts the session down in the documented order (docs/Threading.md).
+
+/// A mount failure with what to do about it.
+struct MountFailure: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// One running mount.
+final class MountService: Sendable {
+    let configuration: MountConfiguration
+    let logger: Logger
+    private let credential: MutableCredential
+    private let stopRequested = Mutex<CheckedContinuation<Void, Never>?>(nil)
+    private let stopFlag = Atomic<Bool>(false)
+
+    init(configuration: MountConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        credential = MutableCredential(configuration.credential)
+    }
+
+    /// Checks `/dev/fuse`, permissions and the mount point before any network or mount work.
+    static func preflight(_ configuration: MountConfiguration) throws {
+        guard access("/dev/fuse", R_OK | W_OK) == 0 else {
+            throw MountFailure(description: "no usable /dev/fuse: load the fuse module or run the sandbox with FUSE enabled (--device /dev/fuse)")
+        }
+        if geteuid() != 0 {
+            let conf = (try? String(contentsOfFile: "/etc/fuse.conf", encoding: .utf8)) ?? ""
+            let allowed = conf.split(separator: "\n").contains { $0.trimmingCharacters(in: .whitespaces) == "user_allow_other" }
+            guard allowed else {
+                throw MountFailure(description: "mounting as a non-root user needs 'user_allow_other' in /etc/fuse.conf (Mesa mounts with allow_other)")
+            }
+        }
+        let path = configuration.mountPoint
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        if MountTable.mount(at: path) != nil {
+            throw MountFailure(description: "\(path) is already a mount point (busy): run `mesa unmount` or choose another MESA_MOUNT_POINT")
+        }
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        guard entries.isEmpty else {
+            throw MountFailure(description: "the mount point \(path) is not empty; choose an empty directory with MESA_MOUNT_POINT")
+        }
+    }
+
+    /// Mounts, then runs until asked to stop. `ready` is called once the mount serves requests.
+    func run(ready: @Sendable (String) -> Void) async throws {
+        try Self.preflight(configuration)
+        let mesa = Mesa(credentials: credential, org: configuration.org, baseURL: configuration.baseURL)
+        let org: String
+        let repos: [Repo]
+        do {
+            if let explicit = configuration.org { org = explicit } else { org = try await mesa.orgSlug() }
+            repos = try await mesa.repos.all().collect()
+        } catch {
+            throw Self.describe(error, baseURL: configuration.baseURL)
+        }
+
+        let cachePath = configuration.cacheEnabled ? configuration.cachePath : configuration.stateDirectory + "/run-cache-\(getpid())"
+        try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: configuration.runtimeDirectory, withIntermediateDirectories: true)
+        let cache = try ContentStore(
+            path: cachePath + "/store", configuration: .cache(maxUnpinnedBytes: configuration.cacheMaxSize.rawValue))
+        var sourceConfiguration = SourceConfiguration()
+        sourceConfiguration.memoryBytes = max(16 << 20, configuration.cacheMaxMemorySize.rawValue / Int64(max(1, repos.count)))
+        var repositories: [MountLayout.Repository] = []
+        var sources: [RepositoryPath: StoreObjectSource] = [:]
+        var fetchers: [RepositoryPath: SyncRemoteFetcher] = [:]
+        for repo in repos {
+            let path = RepositoryPath(organization: org, name: repo.name)
+            let fetcher = SyncRemoteFetcher(sync: mesa.sync(repo.name))
+            let source = StoreObjectSource(store: cache, backing: .remote(fetcher), configuration: sourceConfiguration)
+            let revision: Revision
+            switch configuration.repoRevisions["\(org)/\(repo.name)"] {
+            case .bookmark(let name)?: revision = Revision(.bookmark(name))
+            case .change(let id)?: revision = Revision(parsing: "change-id:\(id)") ?? .defaultBookmark
+            case nil: revision = .defaultBookmark
+            }
+            repositories.append(MountLayout.Repository(path: path, revision: revision, source: source))
+            sources[path] = source
+            fetchers[path] = fetcher
+        }
+        let layout = try MountLayout(repositories)
+        var prefetch = PrefetchConfiguration()
+        prefetch.enabled = configuration.prefetchEnabled
+        prefetch.maxDepth = configuration.prefetchMaxDepth
+        prefetch.maxConcurrency = configuration.prefetchMaxConcurrency
+        prefetch.cachePressureLimit = configuration.prefetchCachePressureLimit
+        let fs = MesaFS(layout: layout, configuration: FSConfiguration(uid: configuration.uid, gid: configuration.gid, prefetch: prefetch))
+        let session = try await FuseSession.mount(fs, at: configuration.mountPoint, logger: logger)
+        try session.start()
+
+        let socketPath = configuration.runtimeDirectory + "/control.sock"
+        let pidPath = configuration.runtimeDirectory + "/mesa.pid"
+        try "\(getpid())\n".write(toFile: pidPath, atomically: true, encoding: .utf8)
+        let sourcesByPath = sources
+        let control = try ControlServer(path: socketPath) { [self] request in
+            await handle(request, session: session, fs: fs, cache: cache, sources: sourcesByPath)
+        }
+        ready("mounted \(repos.count) repositories of \(org) at \(configuration.mountPoint)")
+
+        let fetchersByPath = fetchers
+        let poller = Task { await poll(session: session, fetchers: fetchersByPath, layout: layout) }
+        await waitForStop()
+        poller.cancel()
+        control.stop()
+        await session.shutdown()
+        try? FileManager.default.removeItem(atPath: pidPath)
+        try? cache.close()
+        if !configuration.cacheEnabled { try? FileManager.default.removeItem(atPath: cachePath) }
+        logger.info("unmounted")
+    }
+
+    /// Asks the service to unmount and return (signals, `mesa unmount`).
+    func requestStop() {
+        guard !stopFlag.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        stopRequested.withLock { continuation in
+            continuation?.resume()
+            continuation = nil
+        }
+    }
+
+    private func waitForStop() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resumeNow = stopRequested.withLock { stored -> Bool in
+                if stopFlag.load(ordering: .acquiring) { return true }
+                stored = continuation
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
+
+    /// Polls each repository's revision; a change of commit is applied and invalidated in the kernel.
+    private func poll(session: FuseSession, fetchers: [RepositoryPath: SyncRemoteFetcher], layout: MountLayout) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.pollInterval)
+            for repository in layout.repositories {
+                guard let fetcher = fetchers[repository.path] else { continue }
+                do {
+                    let result = try await fetcher.sync.resolve([repository.revision.description])
+                    guard result.changed, let first = result.resolutions.first else { continue }
+                    let resolution = try SyncRemoteFetcher.resolution(first, revision: repository.revision)
+                    _ = try await session.update(repository.path, to: resolution)
+                } catch {
+                    logger.debug("poll failed", metadata: ["repo": "\(repository.path)", "error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    private func handle(
+        _ request: ControlRequest, session: FuseSession, fs: MesaFS, cache: ContentStore,
+        sources: [RepositoryPath: StoreObjectSource]
+    ) async -> ControlResponse {
+        switch request.command {
+        case "status":
+            return ControlResponse(
+                ok: true, message: "mounted at \(configuration.mountPoint)",
+                details: ["mount_point": configuration.mountPoint, "repositories": sources.keys.map(\.description).sorted().joined(separator: ","),
+                    "server": configuration.baseURL, "pid": "\(getpid())"])
+        case "stats":
+            let store = cache.stats()
+            var totals = SourceStatistics()
+            for source in sources.values {
+                let statistics = source.statistics()
+                totals.remoteRequests += statistics.remoteRequests
+                totals.remoteRecords += statistics.remoteRecords
+                totals.remoteBytes += statistics.remoteBytes
+                totals.prefetches += statistics.prefetches
+                totals.chunkMemoryHits += statistics.chunkMemoryHits
+                totals.chunkStoreHits += statistics.chunkStoreHits
+                totals.memoryBytes += statistics.memoryBytes
+            }
+            let fsStatistics = fs.statistics()
+            return ControlResponse(
+                ok: true, message: "statistics",
+                details: [
+                    "cache_hits": "\(store.hits)", "cache_misses": "\(store.misses)", "cache_bytes": "\(store.bytes)",
+                    "cache_evictions": "\(store.evictions)", "memory_chunk_hits": "\(totals.chunkMemoryHits)",
+                    "store_chunk_hits": "\(totals.chunkStoreHits)", "remote_requests": "\(totals.remoteRequests)",
+                    "remote_records": "\(totals.remoteRecords)", "remote_bytes": "\(totals.remoteBytes)",
+                    "prefetches": "\(totals.prefetches)", "memory_bytes": "\(totals.memoryBytes)",
+                    "loaded_inodes": "\(fsStatistics.loadedInodes)", "open_handles": "\(fsStatistics.openHandles)",
+                ])
+        case "sync":
+            return ControlResponse(ok: true, message: "nothing to upload: this mount is read-only for now", details: nil)
+        case "unmount":
+            requestStop()
+            return ControlResponse(ok: true, message: "unmounting \(configuration.mountPoint)", details: nil)
+        case "set-token":
+            guard let token = request.token, !token.isEmpty else {
+                return ControlResponse(ok: false, message: "set-token needs a token", details: nil)
+            }
+            credential.replace(with: token)
+            return ControlResponse(ok: true, message: "the mount now uses the new credential", details: nil)
+        default:
+            return ControlResponse(ok: false, message: "unknown command '\(request.command)'", details: nil)
+        }
+    }
+
+    /// A clear message for a failure talking to the server.
+    static func describe(_ error: any Error, baseURL: String) -> MountFailure {
+        guard let error = error as? KitError else { return MountFailure(description: "\(error)") }
+        switch error {
+        case .transport:
+            return MountFailure(description: "cannot reach the Mesa server at \(baseURL) (\(error)); check MESA_SERVICE_DOMAIN and the network")
+        case .api(401, let code, let message, _):
+            return MountFailure(description: "the credential was refused (\(code): \(message)); mint a fresh token or check MESA_API_KEY")
+        case .api(403, let code, let message, _):
+            return MountFailure(description: "the credential may not list this org's repositories (\(code): \(message))")
+        default:
+            return MountFailure(description: "\(error)")
+        }
+    }
+}
