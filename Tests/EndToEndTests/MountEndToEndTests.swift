@@ -1,0 +1,164 @@
+import Foundation
+import MesaTesting
+import Testing
+
+/// Real `mesa serve` and `mesa mount --daemonize` processes, checked with ordinary tools. Every test unmounts in a
+/// `defer`, even when it fails.
+@Suite(.serialized, .enabled(if: FuseTestEnvironment.isAvailable))
+struct MountEndToEndTests {
+    /// A server with one imported repository and the environment a mount of it needs.
+    private final class Fixture {
+        let server: ServerProcess
+        let source: GitSource
+        let scratch: TemporaryDirectory
+        var environment: [String: String]
+        var mountPoint: String { environment["MESA_MOUNT_POINT"] ?? "" }
+
+        init() throws {
+            server = try ServerProcess()
+            source = try GitSource()
+            scratch = try TemporaryDirectory(prefix: "mesa-mount-e2e")
+            environment = [
+                "MESA_API_KEY": server.adminKey, "MESA_SERVICE_DOMAIN": server.url,
+                "MESA_MOUNT_POINT": scratch.appending("mnt"), "MESA_CACHE_PATH": scratch.appending("cache"),
+                "MESA_STATE_DIR": scratch.appending("state"), "MESA_RUNTIME_DIR": scratch.appending("run"),
+                "MESA_POLL_INTERVAL_MS": "300",
+            ]
+            var random = SeededBytes(seed: 77)
+            try source.write("README.md", "# demo\n")
+            try source.write("src/main.c", "int main(void) { return 0; }\n")
+            try source.write("src/deep/a/b/c/d/leaf.txt", "leaf\n")
+            try source.write("bin/run.sh", "#!/bin/sh\necho hi\n", executable: true)
+            try source.write("data/blob.bin", random.bytes(3 << 20))
+            try source.write("unicodé/名前.txt", "unicode\n")
+            try source.commit("first")
+            try source.git("-c core.symlinks=true symbolic-ref HEAD refs/heads/main")
+            _ = try Shell.run("ln -s ../README.md '\(source.path)/src/link'")
+            try source.commit("symlink")
+            let imported = try MesaBinary.run(["import", source.path, "--repo", "demo", "--branch", "main"], environment: environment)
+            guard imported.status == 0 else { throw ShellFailure(command: "mesa import", output: imported.standardError) }
+        }
+
+        func mesa(_ arguments: [String], extra: [String: String] = [:]) throws -> MesaBinary.Result {
+            try MesaBinary.run(arguments, environment: environment.merging(extra) { $1 })
+        }
+
+        /// Unmounts whatever is left, even after a failure.
+        func cleanUp() {
+            _ = try? mesa(["unmount"])
+            _ = try? Shell.run("fusermount3 -uz '\(mountPoint)' 2>/dev/null")
+        }
+    }
+
+    @Test func aMountedRepositoryEqualsItsSourceAndFollowsPushes() throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        let mounted = try fixture.mesa(["mount", "-d"])
+        #expect(mounted.status == 0, "\(mounted.standardError)")
+        #expect(mounted.standardOutput.contains("mounted 1 repositories of local"))
+        let repo = fixture.mountPoint + "/local/demo"
+
+        // The tree equals git archive of the tip: names, bytes, modes, symlinks.
+        let expected = fixture.scratch.appending("expected")
+        try FileManager.default.createDirectory(atPath: expected, withIntermediateDirectories: true)
+        #expect(try Shell.run("git -C '\(fixture.source.path)' -c tar.umask=0022 archive main | tar -x -C '\(expected)'").status == 0)
+        let diff = try Shell.run("diff -r --no-dereference '\(repo)' '\(expected)'")
+        #expect(diff.status == 0, "\(diff.output)\(diff.error)")
+        // Files by mode and size, directories by path, symlinks by target (a directory's own size is the
+        // filesystem's business).
+        let modes = "(find . -type f -printf 'f %m %s %p\\n'; find . -type d -printf 'd %p\\n'; find . -type l -printf 'l %p %l\\n') | sort"
+        let mountedListing = try Shell.run("cd '\(repo)' && \(modes)").output
+        let expectedListing = try Shell.run("cd '\(expected)' && \(modes)").output
+        #expect(mountedListing == expectedListing, "mounted:\n\(mountedListing)\nexpected:\n\(expectedListing)")
+        #expect(try Shell.run("cmp '\(repo)/data/blob.bin' '\(expected)/data/blob.bin'").status == 0)
+        #expect(try Shell.run("readlink '\(repo)/src/link'").output == "../README.md\n")
+        #expect(try Shell.run("grep -r -l leaf '\(repo)'").output == "\(repo)/src/deep/a/b/c/d/leaf.txt\n")
+        #expect(try Shell.run("tar -cf - -C '\(repo)' . | tar -tf - | wc -l").output.trimmingCharacters(in: .whitespacesAndNewlines) != "0")
+        #expect(try Shell.run("git diff --no-index --stat '\(repo)/src' '\(expected)/src'").status == 0)
+        // Read-only for now: writes fail with EROFS, not silently.
+        #expect(try Shell.run("touch '\(repo)/new.txt' 2>&1").output.contains("Read-only file system"))
+
+        // A push by another client shows up within the poll interval, while an open handle keeps its bytes.
+        let handle = try #require(FileHandle(forReadingAtPath: repo + "/README.md"))
+        try fixture.source.write("README.md", "# demo, edited\n")
+        try fixture.source.write("added.txt", "new file\n")
+        try fixture.source.commit("second")
+        #expect(try fixture.mesa(["import", fixture.source.path, "--repo", "demo", "--branch", "main"]).status == 0)
+        var seen = false
+        for _ in 0..<100 where !seen {
+            usleep(100_000)
+            seen = (try? String(contentsOfFile: repo + "/added.txt", encoding: .utf8)) == "new file\n"
+        }
+        #expect(seen, "the pushed file did not appear in the mount")
+        #expect(try String(contentsOfFile: repo + "/README.md", encoding: .utf8) == "# demo, edited\n")
+        #expect(String(decoding: handle.readDataToEndOfFile(), as: UTF8.self) == "# demo\n")
+        try handle.close()
+
+        let stats = try fixture.mesa(["stats"]).standardOutput
+        #expect(stats.contains("remote_requests") && stats.contains("cache_hits"))
+        #expect(try fixture.mesa(["status"]).standardOutput.contains("local/demo"))
+        #expect(try fixture.mesa(["unmount"]).status == 0)
+        var gone = false
+        for _ in 0..<50 where !gone {
+            usleep(100_000)
+            gone = !(try Shell.run("grep -q ' \(fixture.mountPoint) ' /proc/mounts").status == 0)
+        }
+        #expect(gone)
+    }
+
+    @Test func aKilledDaemonLeavesNoStuckMountAfterUnmount() throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        #expect(try fixture.mesa(["mount", "-d"]).status == 0)
+        let pid = try #require(
+            try fixture.mesa(["status"]).standardOutput.split(separator: "\n").first { $0.hasPrefix("pid\t") }
+                .flatMap { Int32($0.dropFirst(4)) })
+        kill(pid, SIGKILL)
+        usleep(300_000)
+        let unmount = try fixture.mesa(["unmount"])
+        #expect(unmount.status == 0, "\(unmount.standardError)")
+        #expect(try Shell.run("grep -q ' \(fixture.mountPoint) ' /proc/mounts").status != 0)
+        #expect(try Shell.run("ls '\(fixture.mountPoint)'").status == 0)
+    }
+
+    @Test func everyErrorCaseSaysWhatToDo() throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        let noCredential = try fixture.mesa(["mount"], extra: ["MESA_API_KEY": ""])
+        #expect(noCredential.status != 0 && noCredential.standardError.contains("MESA_API_KEY"))
+        let unreachable = try fixture.mesa(["mount"], extra: ["MESA_SERVICE_DOMAIN": "http://127.0.0.1:1"])
+        #expect(unreachable.status != 0 && unreachable.standardError.contains("cannot reach the Mesa server"))
+        let expired = try fixture.mesa(["mount"], extra: ["MESA_API_KEY": "mesa_nosuchkey_secret"])
+        #expect(expired.status != 0 && expired.standardError.contains("credential was refused"))
+        let readOnlyToken = try fixture.mesa(["token", "create", "--scopes", "read", "--repos", "local/none"])
+            .standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        // A token limited to another repo sees no repositories: the mount comes up empty, never with them.
+        let restricted = ["MESA_API_KEY": readOnlyToken, "MESA_MOUNT_POINT": fixture.scratch.appending("m2")]
+        let forbidden = try fixture.mesa(["mount", "-d"], extra: restricted)
+        #expect(forbidden.status == 0, "\(forbidden.standardError)")
+        #expect(forbidden.standardOutput.contains("mounted 0 repositories"))
+        #expect(try fixture.mesa(["unmount"], extra: restricted).status == 0)
+
+        try FileManager.default.createDirectory(atPath: fixture.mountPoint, withIntermediateDirectories: true)
+        #expect(FileManager.default.createFile(atPath: fixture.mountPoint + "/stray", contents: Data()))
+        let notEmpty = try fixture.mesa(["mount"])
+        #expect(notEmpty.status != 0 && notEmpty.standardError.contains("is not empty"))
+        try FileManager.default.removeItem(atPath: fixture.mountPoint + "/stray")
+
+        #expect(try fixture.mesa(["mount", "-d"]).status == 0)
+        let busy = try fixture.mesa(["mount", "-d"])
+        #expect(busy.status != 0 && busy.standardError.contains("already a mount point"))
+        #expect(try fixture.mesa(["unmount"]).status == 0)
+
+        // Unprivileged, without user_allow_other in /etc/fuse.conf.
+        let fuseConf = (try? String(contentsOfFile: "/etc/fuse.conf", encoding: .utf8)) ?? ""
+        if !fuseConf.split(separator: "\n").contains(where: { $0.trimmingCharacters(in: .whitespaces) == "user_allow_other" }) {
+            let environment = fixture.environment.merging(["MESA_MOUNT_POINT": "/tmp/mesa-nobody-\(getpid())", "HOME": "/tmp"]) { $1 }
+            let assignments = environment.map { "\($0.key)='\($0.value)'" }.joined(separator: " ")
+            let unprivileged = try Shell.run(
+                "chmod o+rx '\(MesaBinary.path)'; env \(assignments) setpriv --reuid=65534 --regid=65534 --clear-groups '\(MesaBinary.path)' mount 2>&1")
+            #expect(unprivileged.status != 0)
+            #expect(unprivileged.output.contains("user_allow_other") || unprivileged.output.contains("/dev/fuse"), "\(unprivileged.output)")
+        }
+    }
+}
