@@ -116,7 +116,9 @@ import Testing
         await #expect(throws: SyncError.remote(operation: "records", message: "injected failure")) {
             _ = try await remote.source.read(remote.blob, range: 0..<10, readAhead: 0)
         }
-        #expect(clock.now - start < .seconds(1))
+        // No retry loop, no hang: the injected failure comes straight back (the bound is generous because the
+        // whole suite shares two cores).
+        #expect(clock.now - start < .seconds(10))
     }
 
     @Test func aCancelledReaderStopsWaitingWhileOthersGetTheChunk() async throws {
