@@ -285,9 +285,9 @@ package final class FuseSession: Sendable {
 
     // MARK: Remote changes
 
-    /// Tells the kernel to forget names and inodes (`fuse_lowlevel_notify_inval_entry`,
-    /// `fuse_lowlevel_notify_inval_inode` for attributes, listing and cached pages). A name or inode the kernel
-    /// does not know is not an error (ENOENT).
+    /// Tells the kernel to forget names and inodes (`fuse_lowlevel_notify_inval_entry`;
+    /// `fuse_lowlevel_notify_inval_inode` for directories' attributes and listings, and for the attributes only of
+    /// detached inodes). A name or inode the kernel does not know is not an error (ENOENT).
     package func invalidate(_ invalidation: Invalidation) async {
         guard !invalidation.isEmpty else { return }
         await onControl {
@@ -303,6 +303,11 @@ package final class FuseSession: Sendable {
             }
             for inode in invalidation.inodes {
                 let code = fuse_lowlevel_notify_inval_inode(self.session.pointer, inode.rawValue, 0, 0)
+                self.checkNotification(code, operation: "fuse_lowlevel_notify_inval_inode")
+            }
+            // A negative offset drops attributes only (fuse_lowlevel.h): open handles keep their cached pages.
+            for inode in invalidation.detached {
+                let code = fuse_lowlevel_notify_inval_inode(self.session.pointer, inode.rawValue, -1, 0)
                 self.checkNotification(code, operation: "fuse_lowlevel_notify_inval_inode")
             }
         }
