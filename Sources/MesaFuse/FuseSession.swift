@@ -104,7 +104,12 @@ package final class FuseSession: Sendable {
         }
         session = SessionPointer(pointer: pointer, userdata: userdata)
         device = MountTable.mount(at: mountPoint)
-        raiseReadAhead(configuration.readAheadKiB)
+        // The INIT handshake sets the read-ahead to min(current, what we answer), so raise it only afterwards.
+        let readAhead = configuration.readAheadKiB
+        bridge.whenInitialized { [weak self] in
+            guard let self else { return }
+            self.control.async { self.raiseReadAhead(readAhead) }
+        }
     }
 
     /// Mounts `fs` at `mountPoint` (an existing empty directory). Requests queue in the kernel until ``start()``
@@ -117,12 +122,13 @@ package final class FuseSession: Sendable {
         logger: Logger = Logger(label: "mesa.fuse")
     ) async throws(FuseError) -> FuseSession {
         // fuse_session_mount calls mount(2) or runs fusermount3: blocking work, kept off the cooperative pool.
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<FuseSession, FuseError>, Never>) in
+        typealias Outcome = Result<FuseSession, FuseError>
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
             DispatchQueue(label: "mesa.fuse.mount").async {
                 do throws(FuseError) {
-                    continuation.resume(
-                        returning: .success(
-                            try FuseSession(fs: fs, mountPoint: mountPoint, configuration: configuration, logger: logger)))
+                    let session = try FuseSession(
+                        fs: fs, mountPoint: mountPoint, configuration: configuration, logger: logger)
+                    continuation.resume(returning: .success(session))
                 } catch {
                     continuation.resume(returning: .failure(error))
                 }
@@ -315,7 +321,8 @@ package final class FuseSession: Sendable {
 
     private func checkNotification(_ code: Int32, operation: String) {
         guard code != 0, code != -ENOENT else { return }
-        logger.debug("notification failed", metadata: ["operation": "\(operation)", "errno": "\(Errno(rawValue: -code))"])
+        logger.debug(
+            "notification failed", metadata: ["operation": "\(operation)", "errno": "\(Errno(rawValue: -code))"])
     }
 
     /// Moves a repository to a new resolution (``MesaFS/update(_:to:)``) and invalidates what changed in the
