@@ -193,7 +193,8 @@ extension MesaFS {
             }
             let time = commitTime(ofRepository: repository)
             let items = listing.entries.map {
-                Listing.Item(name: $0.name, content: .clean($0.kind, $0.id), repository: repository, modificationTime: time)
+                Listing.Item(
+                    name: $0.name, content: .clean($0.kind, $0.id), repository: repository, modificationTime: time)
             }
             return Listing(content: record.content, items: items)
         }

@@ -131,7 +131,8 @@ package final class MesaFS: Sendable {
             guard let organization = layout.organizations.first(where: { FileName($0) == name }) else {
                 throw .notFound
             }
-            return Child(content: .organization(organization), repository: nil, size: 4096, time: configuration.mountTime)
+            return Child(
+                content: .organization(organization), repository: nil, size: 4096, time: configuration.mountTime)
         case .organization(let organization):
             guard let index = layout.repositories.firstIndex(where: {
                 $0.path.organization == organization && FileName($0.path.name) == name

@@ -15,7 +15,9 @@ package struct MountLayout: Sendable {
         package var resolution: Resolution?
 
         /// Creates a repository entry.
-        package init(path: RepositoryPath, revision: Revision, source: any ObjectSource, resolution: Resolution? = nil) {
+        package init(
+            path: RepositoryPath, revision: Revision, source: any ObjectSource, resolution: Resolution? = nil
+        ) {
             self.path = path
             self.revision = revision
             self.source = source

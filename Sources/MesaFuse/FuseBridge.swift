@@ -108,6 +108,8 @@ final class FuseBridge: Sendable {
     let requests = InFlightRequests()
     private let sequence = Atomic<UInt64>(0)
     private let reportedUnsupported = Mutex<Set<String>>([])
+    private let initialized = Atomic<Bool>(false)
+    private let afterInitialization = Mutex<(@Sendable () -> Void)?>(nil)
 
     init(fs: MesaFS, configuration: FuseConfiguration, logger: Logger) {
         self.fs = fs
@@ -131,8 +133,17 @@ final class FuseBridge: Sendable {
 
     // MARK: Dispatch
 
+    /// Registers work to run once the kernel has processed the INIT reply: the first request after INIT proves it
+    /// (the kernel holds every request until then). Runs on the caller's thread, so it must only schedule work.
+    func whenInitialized(_ body: @escaping @Sendable () -> Void) {
+        afterInitialization.withLock { $0 = body }
+    }
+
     /// Serves a request: inline when it needs only memory, otherwise in a Task.
     func dispatch(_ handle: FuseRequestHandle, _ operation: FuseOperation) {
+        if !initialized.load(ordering: .relaxed), !initialized.exchange(true, ordering: .relaxed) {
+            afterInitialization.withLock { $0 }?()
+        }
         let context = RequestContext(
             id: sequence.add(1, ordering: .relaxed).newValue, operation: operation.name, inode: operation.inode,
             pid: fuse_req_ctx(handle.request)?.pointee.pid ?? 0)

@@ -86,8 +86,9 @@ enum FuseOperations {
         bridge.dispatch(FuseRequestHandle(request), .modify(modification, name: "rmdir"))
     }
 
-    static let symlink: @convention(c) (fuse_req_t?, UnsafePointer<CChar>?, fuse_ino_t, UnsafePointer<CChar>?) -> Void = {
-        request, target, parent, name in
+    static let symlink: @convention(c) (
+        fuse_req_t?, UnsafePointer<CChar>?, fuse_ino_t, UnsafePointer<CChar>?
+    ) -> Void = { request, target, parent, name in
         guard let request, let bridge = FuseBridge.of(request) else { return }
         let modification = Modification.makeSymlink(
             parent: InodeNumber(parent), name: FuseBridge.name(name), target: FuseBridge.name(target).bytes)

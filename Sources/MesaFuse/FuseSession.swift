@@ -104,7 +104,12 @@ package final class FuseSession: Sendable {
         }
         session = SessionPointer(pointer: pointer, userdata: userdata)
         device = MountTable.mount(at: mountPoint)
-        raiseReadAhead(configuration.readAheadKiB)
+        // The INIT handshake sets the read-ahead to min(current, what we answer), so raise it only afterwards.
+        let readAhead = configuration.readAheadKiB
+        bridge.whenInitialized { [weak self] in
+            guard let self else { return }
+            self.control.async { self.raiseReadAhead(readAhead) }
+        }
     }
 
     /// Mounts `fs` at `mountPoint` (an existing empty directory). Requests queue in the kernel until ``start()``
@@ -117,12 +122,13 @@ package final class FuseSession: Sendable {
         logger: Logger = Logger(label: "mesa.fuse")
     ) async throws(FuseError) -> FuseSession {
         // fuse_session_mount calls mount(2) or runs fusermount3: blocking work, kept off the cooperative pool.
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<FuseSession, FuseError>, Never>) in
+        typealias Outcome = Result<FuseSession, FuseError>
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
             DispatchQueue(label: "mesa.fuse.mount").async {
                 do throws(FuseError) {
-                    continuation.resume(
-                        returning: .success(
-                            try FuseSession(fs: fs, mountPoint: mountPoint, configuration: configuration, logger: logger)))
+                    let session = try FuseSession(
+                        fs: fs, mountPoint: mountPoint, configuration: configuration, logger: logger)
+                    continuation.resume(returning: .success(session))
                 } catch {
                     continuation.resume(returning: .failure(error))
                 }
@@ -285,9 +291,9 @@ package final class FuseSession: Sendable {
 
     // MARK: Remote changes
 
-    /// Tells the kernel to forget names and inodes (`fuse_lowlevel_notify_inval_entry`,
-    /// `fuse_lowlevel_notify_inval_inode` for attributes, listing and cached pages). A name or inode the kernel
-    /// does not know is not an error (ENOENT).
+    /// Tells the kernel to forget names and inodes (`fuse_lowlevel_notify_inval_entry`;
+    /// `fuse_lowlevel_notify_inval_inode` for directories' attributes and listings, and for the attributes only of
+    /// detached inodes). A name or inode the kernel does not know is not an error (ENOENT).
     package func invalidate(_ invalidation: Invalidation) async {
         guard !invalidation.isEmpty else { return }
         await onControl {
@@ -305,12 +311,18 @@ package final class FuseSession: Sendable {
                 let code = fuse_lowlevel_notify_inval_inode(self.session.pointer, inode.rawValue, 0, 0)
                 self.checkNotification(code, operation: "fuse_lowlevel_notify_inval_inode")
             }
+            // A negative offset drops attributes only (fuse_lowlevel.h): open handles keep their cached pages.
+            for inode in invalidation.detached {
+                let code = fuse_lowlevel_notify_inval_inode(self.session.pointer, inode.rawValue, -1, 0)
+                self.checkNotification(code, operation: "fuse_lowlevel_notify_inval_inode")
+            }
         }
     }
 
     private func checkNotification(_ code: Int32, operation: String) {
         guard code != 0, code != -ENOENT else { return }
-        logger.debug("notification failed", metadata: ["operation": "\(operation)", "errno": "\(Errno(rawValue: -code))"])
+        logger.debug(
+            "notification failed", metadata: ["operation": "\(operation)", "errno": "\(Errno(rawValue: -code))"])
     }
 
     /// Moves a repository to a new resolution (``MesaFS/update(_:to:)``) and invalidates what changed in the

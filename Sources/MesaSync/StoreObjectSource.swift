@@ -247,7 +247,8 @@ package final class StoreObjectSource: ObjectSource {
                 stored.merge(try await storedManifests(missing)) { first, _ in first }
             }
             for id in ids {
-                results[id] = stored[id].map { .success($0) } ?? .failure(.objectNotFound(RecordKey(.manifest, object: id)))
+                let missing = SyncError.objectNotFound(RecordKey(.manifest, object: id))
+                results[id] = stored[id].map { .success($0) } ?? .failure(missing)
             }
         } catch {
             for id in ids { results[id] = .failure(error) }
@@ -378,7 +379,9 @@ package final class StoreObjectSource: ObjectSource {
                     for reference in missing { results[reference.id] = .failure(error) }
                 }
             } else {
-                for reference in missing { results[reference.id] = .failure(.objectNotFound(RecordKey(chunk: reference.id))) }
+                for reference in missing {
+                    results[reference.id] = .failure(.objectNotFound(RecordKey(chunk: reference.id)))
+                }
             }
         }
         memory.withLock { memory in

@@ -119,7 +119,8 @@ package func withTestMount<Result: Sendable>(
         fetcher = nil
     case .remote:
         let remote = FakeRemoteFetcher(server: fixture.repository)
-        let cache = try ContentStore(path: cacheDirectory.appending("store"), configuration: .cache(maxUnpinnedBytes: 1 << 30))
+        let cache = try ContentStore(
+            path: cacheDirectory.appending("store"), configuration: .cache(maxUnpinnedBytes: 1 << 30))
         source = StoreObjectSource(store: cache, backing: .remote(remote), configuration: sourceConfiguration)
         fetcher = remote
     }
@@ -129,7 +130,8 @@ package func withTestMount<Result: Sendable>(
     var configuration = FSConfiguration()
     configuration.prefetch = prefetch
     let fs = MesaFS(layout: layout, configuration: configuration)
-    let mountPoint = "\(FuseTestEnvironment.mountRoot)/mesa-fuse-\(getpid())-\(mountCounter.add(1, ordering: .relaxed).newValue)"
+    let number = mountCounter.add(1, ordering: .relaxed).newValue
+    let mountPoint = "\(FuseTestEnvironment.mountRoot)/mesa-fuse-\(getpid())-\(number)"
     try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
     defer { rmdir(mountPoint) }
     var logger = Logger(label: "mesa.fuse.test")

@@ -35,7 +35,8 @@ struct FSHarness {
         let fixture = try FixtureRepository(tree, time: commitTime)
         let fetcher = FakeRemoteFetcher(server: fixture.repository)
         let directory = try TemporaryDirectory(prefix: "mesa-cache")
-        let cache = try ContentStore(path: directory.appending("store"), configuration: .cache(maxUnpinnedBytes: 1 << 30))
+        let cache = try ContentStore(
+            path: directory.appending("store"), configuration: .cache(maxUnpinnedBytes: 1 << 30))
         let source = StoreObjectSource(store: cache, backing: .remote(fetcher), configuration: sourceConfiguration)
         return FSHarness(
             fixture: fixture, fs: try makeFS(source, configuration), source: source, fetcher: fetcher,
@@ -49,7 +50,9 @@ struct FSHarness {
     }
 
     private static func makeFS(_ source: StoreObjectSource, _ configuration: FSConfiguration) throws -> MesaFS {
-        let layout = try MountLayout([MountLayout.Repository(path: repository, revision: .defaultBookmark, source: source)])
+        let layout = try MountLayout([
+            MountLayout.Repository(path: repository, revision: .defaultBookmark, source: source)
+        ])
         return MesaFS(layout: layout, configuration: configuration)
     }
 
@@ -67,7 +70,9 @@ struct FSHarness {
     func repositoryRoot() async throws(FSError) -> InodeNumber { try await lookup("acme/demo").attributes.inode }
 
     /// Every entry of a directory, through one handle, `pageSize` entries per readdir call.
-    func list(_ inode: InodeNumber, plus: Bool = false, pageSize: Int = .max) async throws(FSError) -> [DirectoryEntry] {
+    func list(
+        _ inode: InodeNumber, plus: Bool = false, pageSize: Int = .max
+    ) async throws(FSError) -> [DirectoryEntry] {
         let handle = try fs.opendir(inode).handle
         defer { fs.releasedir(handle) }
         var entries: [DirectoryEntry] = []

@@ -97,7 +97,8 @@ import Testing
         let first = try repository.writeBlob(Array("composed".utf8))
         let second = try repository.writeBlob(Array("decomposed!".utf8))
         let body = TreeCodec.encode([
-            TreeEntry(name: composed, mode: .regular, id: first), TreeEntry(name: decomposed, mode: .regular, id: second),
+            TreeEntry(name: composed, mode: .regular, id: first),
+            TreeEntry(name: decomposed, mode: .regular, id: second),
         ])
         let tree = TreeCodec.objectID(kind: "tree", body: body)
         try fixture.store.put(body, key: RecordKey(.tree, object: tree))

@@ -67,7 +67,8 @@ import Testing
         for modification in modifications {
             #expect(throws: FSError.readOnly) { try harness.fs.modify(modification) }
         }
-        #expect(throws: FSError.unknownInode(InodeNumber(999))) { try harness.fs.modify(.setAttributes(InodeNumber(999))) }
+        let unknown = InodeNumber(999)
+        #expect(throws: FSError.unknownInode(unknown)) { try harness.fs.modify(.setAttributes(unknown)) }
     }
 
     @Test func extendedAttributesAndStatfs() async throws {
@@ -75,7 +76,9 @@ import Testing
         let file = try await harness.lookup("acme/demo/small.txt").attributes.inode
         #expect(throws: FSError.noAttribute) { try harness.fs.getxattr(file, name: FileName("user.x")) }
         #expect(try harness.fs.listxattr(file).isEmpty)
-        #expect(throws: FSError.attributesNotSupported) { try harness.fs.setxattr(file, name: FileName("user.x"), value: []) }
+        #expect(throws: FSError.attributesNotSupported) {
+            try harness.fs.setxattr(file, name: FileName("user.x"), value: [])
+        }
         #expect(FSError.noAttribute.errno == .noData)
         #expect(FSError.attributesNotSupported.errno == .notSupported)
         let statistics = harness.fs.statfs()

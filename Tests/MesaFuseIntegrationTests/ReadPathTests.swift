@@ -32,7 +32,8 @@ struct ReadPathTests {
                 let entries = Fixtures.tree.files.count + Fixtures.directoryCount(Fixtures.tree)
                 #expect(localLines.count == (format.hasPrefix("%s") ? Fixtures.tree.files.count - symlinks : entries))
             }
-            let large = try await mount.run("cmp", expected.path + "/data/large.bin", mount.repositoryPath + "/data/large.bin")
+            let large = try await mount.run(
+                "cmp", expected.path + "/data/large.bin", mount.repositoryPath + "/data/large.bin")
             #expect(large.status == 0)
             let times = try await mount.run(
                 "stat", "-c", "%Y %h", mount.repositoryPath + "/README.md", mount.repositoryPath + "/a/b")
@@ -75,7 +76,9 @@ struct ReadPathTests {
             let range = (block * 4096)..<(block * 4096 + 4096)
             let covering = manifest.chunkIndices(covering: range).map { manifest.chunks[$0].id }
             #expect(fetcher.snapshot.chunks == covering)
-            let bytes = try await mount.blocking { try Data(contentsOf: URL(fileURLWithPath: output.appending("block"))) }
+            let bytes = try await mount.blocking {
+                try Data(contentsOf: URL(fileURLWithPath: output.appending("block")))
+            }
             #expect(Array(bytes) == Array(Fixtures.large[Int(range.lowerBound)..<Int(range.upperBound)]))
         }
     }
@@ -124,7 +127,15 @@ struct ReadPathTests {
             let device = try #require(mount.session.device)
             #expect(device.type == "fuse.mesa")
             guard geteuid() == 0 else { return }
-            let value = try String(contentsOfFile: "/sys/class/bdi/\(device.major):\(device.minor)/read_ahead_kb", encoding: .utf8)
+            // Raised once the INIT handshake is done, which the first request proves.
+            _ = try await mount.run("ls", mount.path)
+            let path = "/sys/class/bdi/\(device.major):\(device.minor)/read_ahead_kb"
+            var value = ""
+            for _ in 0..<100 {
+                value = try String(contentsOfFile: path, encoding: .utf8)
+                if value == "1024\n" { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
             #expect(value == "1024\n")
         }
     }

@@ -24,7 +24,9 @@ struct RemoteUpdateTests {
             #expect(try await mount.run("cat", root + "/dir/inner.txt").output == "inner old\n")
             #expect(try await mount.run("ls", root + "/added.txt").status != 0)
             let keptInode = try await mount.run("stat", "-c", "%i %Y", root + "/kept.txt").output
-            let held = try await mount.blocking { try FileHandle(forReadingFrom: URL(fileURLWithPath: root + "/changed.txt")) }
+            let held = try await mount.blocking {
+                try FileHandle(forReadingFrom: URL(fileURLWithPath: root + "/changed.txt"))
+            }
 
             try mount.fixture.evolve(
                 upserting: FixtureTree([
@@ -41,8 +43,8 @@ struct RemoteUpdateTests {
             #expect(try await mount.run("cat", root + "/dir/inner.txt").output == "inner new\n")
             #expect(try await mount.run("cat", root + "/removed.txt").status != 0)
             #expect(try await mount.run("stat", "-c", "%i %Y", root + "/kept.txt").output == keptInode)
-            #expect(
-                try await mount.run("stat", "-c", "%Y", root + "/changed.txt").output == "\(Fixtures.commitTime + 60)\n")
+            let changedTime = try await mount.run("stat", "-c", "%Y", root + "/changed.txt").output
+            #expect(changedTime == "\(Fixtures.commitTime + 60)\n")
 
             let old = try await mount.blocking { () -> Data in
                 try held.seek(toOffset: 0)

@@ -42,7 +42,8 @@ struct SessionLifecycleTests {
         try await withTestMount(Fixtures.tree) { mount in
             let holder = Process()
             holder.executableURL = URL(fileURLWithPath: "/bin/sh")
-            holder.arguments = ["-c", "exec 3< '\(mount.repositoryPath)/README.md'; cd '\(mount.repositoryPath)'; sleep 30"]
+            let root = mount.repositoryPath
+            holder.arguments = ["-c", "exec 3< '\(root)/README.md'; cd '\(root)'; sleep 30"]
             try holder.run()
             defer { holder.terminate() }
             try await Task.sleep(for: .milliseconds(300))

@@ -69,7 +69,8 @@ import Testing
                 FixtureTree(["big.bin": .file(StoreObjectSourceTests.content), "dir/sub/x.txt": .text("x")]))
             fetcher = FakeRemoteFetcher(server: fixture.repository)
             directory = try TemporaryDirectory(prefix: "mesa-cache")
-            let cache = try ContentStore(path: directory.appending("store"), configuration: .cache(maxUnpinnedBytes: 1 << 30))
+            let cache = try ContentStore(
+                path: directory.appending("store"), configuration: .cache(maxUnpinnedBytes: 1 << 30))
             source = StoreObjectSource(store: cache, backing: .remote(fetcher), configuration: configuration)
             let root = try fixture.resolution().rootTree
             blob = try fixture.repository.entry(at: "big.bin", in: root).id

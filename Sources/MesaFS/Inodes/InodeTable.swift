@@ -150,19 +150,25 @@ struct InodeTable: Sendable {
     // MARK: Detaching
 
     /// Removes a path's slot and detaches what it named, with everything below it.
-    private mutating func removeSlot(parent: InodeNumber, name: FileName) {
-        guard let slot = slots[parent]?.removeValue(forKey: name) else { return }
+    /// - Returns: the loaded inodes that were detached (their link count is now 0).
+    @discardableResult
+    private mutating func removeSlot(parent: InodeNumber, name: FileName) -> [InodeNumber] {
+        guard let slot = slots[parent]?.removeValue(forKey: name) else { return [] }
         slotCount -= 1
-        detach(slot.number)
+        return detach(slot.number)
     }
 
-    private mutating func detach(_ number: InodeNumber) {
+    private mutating func detach(_ number: InodeNumber) -> [InodeNumber] {
+        var detached: [InodeNumber] = []
         if let children = slots.removeValue(forKey: number) {
             slotCount -= children.count
-            for child in children.values { detach(child.number) }
+            for child in children.values { detached += detach(child.number) }
         }
-        records[number]?.attached = false
-        evictIfUnreferenced(number)
+        if records[number] != nil {
+            records[number]?.attached = false
+            if !evictIfUnreferenced(number) { detached.append(number) }
+        }
+        return detached
     }
 
     // MARK: Remote updates
@@ -233,7 +239,7 @@ struct InodeTable: Sendable {
 
             for (name, childSlot) in slots[directory] ?? [:] {
                 guard let entry = newListing.entry(named: name) else {
-                    removeSlot(parent: directory, name: name)
+                    invalidation.detached += removeSlot(parent: directory, name: name)
                     continue
                 }
                 let newContent = InodeContent.clean(entry.kind, entry.id)
@@ -247,7 +253,7 @@ struct InodeTable: Sendable {
                     _ = slot(parent: directory, name: name, content: newContent, time: time)
                     if records[childSlot.number] != nil { invalidation.inodes.append(childSlot.number) }
                 } else {
-                    removeSlot(parent: directory, name: name)
+                    invalidation.detached += removeSlot(parent: directory, name: name)
                 }
             }
         }
@@ -282,12 +288,15 @@ package struct Invalidation: Sendable, Hashable {
 
     /// Names to drop from the kernel's dentry cache, in walk order.
     package var entries: [Entry] = []
-    /// Inodes whose attributes, listing or cached pages to drop.
+    /// Directories whose attributes and listing to drop.
     package var inodes: [InodeNumber] = []
+    /// Inodes the kernel holds whose path went away or now names other content: their attributes changed (no
+    /// links) but not their content, so only attributes are dropped and their pages stay valid for open handles.
+    package var detached: [InodeNumber] = []
 
     /// Creates an empty set.
     package init() {}
 
     /// Whether there is nothing to invalidate.
-    package var isEmpty: Bool { entries.isEmpty && inodes.isEmpty }
+    package var isEmpty: Bool { entries.isEmpty && inodes.isEmpty && detached.isEmpty }
 }

@@ -105,9 +105,9 @@ package actor Prefetcher {
             $0.inode == root.last
         }), streamedSubtrees.insert(link.tree).inserted {
             statistics.walksDetected += 1
-            start(
-                .subtree(link.tree, maxBytes: configuration.walkByteBudget, maxFileBytes: configuration.walkMaxFileBytes),
-                on: visit.source)
+            let request = PrefetchRequest.subtree(
+                link.tree, maxBytes: configuration.walkByteBudget, maxFileBytes: configuration.walkMaxFileBytes)
+            start(request, on: visit.source)
         }
     }
 
