@@ -12,8 +12,8 @@ extension ContentStore {
     ///   - source: the content.
     ///   - threads: workers hashing and compressing in parallel (at least 1).
     ///   - pinned: pin every chunk (the upload pipeline keeps unsent content this way).
-    ///   - observe: called with each chunk's bytes in stream order, under the reader's lock (for a streaming hash
-    ///     of the whole content, such as a git blob id).
+    ///   - observe: called with each chunk's bytes in stream order, one at a time (for a streaming hash of the whole
+    ///     content, such as a git blob id).
     /// - Returns: the manifest; storing it under a key is the caller's business.
     package func ingest<Source: ByteSource & Sendable>(
         _ source: Source,

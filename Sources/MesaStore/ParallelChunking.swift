@@ -1,5 +1,8 @@
 import Dispatch
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 // Parallel work over the chunks of one stream, results in stream order.
 //
@@ -8,6 +11,11 @@ import Synchronization
 // (over 2 GB/s) is serialized; the transform (SHA-256, zstd, a store append) runs on every worker at once. With one
 // thread everything runs on the caller's thread. Results are put back in order from the indices handed out under the
 // lock.
+//
+// An observer (a streaming hash of the whole content, such as a git blob id) must see chunks in stream order, but
+// not under the reader's lock, where it would serialize the workers: after copying its chunk out, a worker waits for
+// its turn (every earlier chunk observed), observes, and passes the turn on. A worker only ever waits for chunks
+// handed out before its own, whose workers never wait for it, so the turn always advances.
 
 /// Runs a transform over a stream's chunks on several threads.
 package enum ParallelChunking {
@@ -21,8 +29,8 @@ package enum ParallelChunking {
     /// - Parameters:
     ///   - source: the bytes.
     ///   - threads: workers (at least 1; the caller's thread is one of them).
-    ///   - observe: called with each chunk in stream order, under the reader's lock (for a streaming hash of the
-    ///     whole content).
+    ///   - observe: called with each chunk in stream order, one chunk at a time (for a streaming hash of the whole
+    ///     content).
     ///   - transform: called with a chunk's stream offset and bytes (valid only during the call), on any worker.
     /// - Returns: the transform's results in stream order.
     /// - Throws: the first error of the reader or of any transform; the other workers stop at their next chunk.
@@ -35,6 +43,7 @@ package enum ParallelChunking {
         let feed = Mutex(Feed(reader: ChunkReader(source: source)))
         let results = Mutex<[(index: Int, value: Result)]>([])
         let failure = Mutex<StoreError?>(nil)
+        let observedUpTo = Atomic<Int>(0)
 
         let work: @Sendable (Int) -> Void = { _ in
             var chunk = [UInt8]()
@@ -47,13 +56,20 @@ package enum ParallelChunking {
                             chunk.removeAll(keepingCapacity: true)
                             chunk.append(contentsOf: bytes)
                             chunkOffset = offset
-                            observe?(bytes)
                         }
                         guard more else { return nil }
                         defer { feed.nextIndex += 1 }
                         return (feed.nextIndex, chunkOffset)
                     }
                     guard let next else { return }
+                    if let observe {
+                        while observedUpTo.load(ordering: .acquiring) != next.index {
+                            if failure.withLock({ $0 != nil }) { return }
+                            sched_yield()
+                        }
+                        chunk.withUnsafeBytes { observe($0) }
+                        observedUpTo.store(next.index + 1, ordering: .releasing)
+                    }
                     let value = try chunk.withBytes { (bytes) throws(StoreError) in try transform(next.offset, bytes) }
                     results.withLock { $0.append((next.index, value)) }
                 } catch {
