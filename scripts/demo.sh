@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job: build `mesa`, start an embedded `mesa serve` on a free port, import a demo repository (this project's
-# own git history) through the sync protocol, read it back over the REST API, then keep serving until Ctrl-C.
+# own git history) through the sync protocol, read it back over the REST API, mount every repository of the org with
+# `mesa mount --daemonize` (FUSE; needs /dev/fuse and root or user_allow_other), and keep serving until Ctrl-C.
 #
 #   scripts/demo.sh            data in $MESA_DEMO_DIR (default: a new directory under /tmp)
 set -euo pipefail
@@ -25,7 +26,13 @@ branch=$(git -C "$source_repo" symbolic-ref --short HEAD 2>/dev/null || echo mai
 
 "$mesa" serve --data-dir "$work/server" --listen 127.0.0.1:0 >"$work/serve.log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT
+export MESA_MOUNT_POINT=$work/mnt MESA_CACHE_PATH=$work/cache MESA_STATE_DIR=$work/state MESA_RUNTIME_DIR=$work/run
+cleanup() {
+    "$mesa" unmount >/dev/null 2>&1 || true
+    kill $server 2>/dev/null || true
+    wait $server 2>/dev/null || true
+}
+trap cleanup EXIT
 for _ in $(seq 1 100); do grep -q "^listening on" "$work/serve.log" && break; sleep 0.1; done
 url=$(sed -n 's/^listening on //p' "$work/serve.log")
 [[ -n $url ]] || { cat "$work/serve.log" >&2; exit 1; }
@@ -40,6 +47,24 @@ curl -sf -H "Authorization: Bearer $MESA_API_KEY" -H "Accept: application/octet-
     "$url/v1/local/demo/content?path=$file" | cmp - <(git -C "$source_repo" show "$branch:$file")
 echo "demo: $file read back over REST equals git's copy"
 
+mounted=no
+if [[ -w /dev/fuse ]] && "$mesa" mount --daemonize; then
+    mounted=yes
+    cmp "$MESA_MOUNT_POINT/local/demo/$file" <(git -C "$source_repo" show "$branch:$file")
+    echo "demo: $file read through the mount equals git's copy"
+else
+    echo "demo: no usable /dev/fuse here, so the mount step is skipped (the server keeps running)"
+fi
+
+[[ $mounted == yes ]] && cat <<INFO
+
+The demo repository is mounted. In another shell:
+
+  cd $MESA_MOUNT_POINT/local/demo && ls && grep -rn FastCDC Sources | head
+  MESA_RUNTIME_DIR=$MESA_RUNTIME_DIR $mesa stats
+
+INFO
+
 cat <<INFO
 
 mesa serve is running at $url (data in $work/server). In another shell:
@@ -49,6 +74,6 @@ mesa serve is running at $url (data in $work/server). In another shell:
   $mesa log --repo demo --bookmark $branch
   curl -s -H "Authorization: Bearer \$MESA_API_KEY" "\$MESA_SERVICE_DOMAIN/v1/local/demo/content?path=Sources"
 
-Press Ctrl-C to stop.
+Press Ctrl-C to unmount and stop.
 INFO
 wait $server
