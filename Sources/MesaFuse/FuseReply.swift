@@ -79,15 +79,17 @@ struct FuseReply: ~Copyable {
         _ = fuse_reply_attr(request, &attributes, entry.timeout)
     }
 
-    /// Replies to `open` and `opendir` (`fuse_reply_open`): the handle, and `keep_cache` (files) or
-    /// `cache_readdir` (directories) for clean content.
+    /// Replies to `open` and `opendir` (`fuse_reply_open`): the handle and, for clean content, `keep_cache`
+    /// (and `cache_readdir` for directories). The kernel (since 4.20) honours `keep_cache` on directories too: without
+    /// it every `opendir` drops the cached listing, whatever fuse_common.h says.
     consuming func opened(_ opened: OpenedHandle, directory: Bool) {
         let request = self.request
         discard self
         var info = fuse_file_info()
         info.fh = opened.handle.rawValue
         if opened.keepCache {
-            if directory { info.cache_readdir = 1 } else { info.keep_cache = 1 }
+            info.keep_cache = 1
+            if directory { info.cache_readdir = 1 }
         }
         _ = fuse_reply_open(request, &info)
     }
