@@ -8,7 +8,7 @@ import Testing
 /// Sequential read throughput through a mount against the same bytes in a plain file (DESIGN.md section 7:
 /// "hydrated sequential read >= 0.7x native"). Opt-in: `MESA_FUSE_BENCH=1` (size in MiB: `MESA_FUSE_BENCH_MIB`).
 /// Page caches are dropped per file with `dd iflag=nocache count=0` (posix_fadvise), never system-wide.
-@Suite(.enabled(if: ProcessInfo.processInfo.environment["MESA_FUSE_BENCH"] == "1"), .serialized)
+@Suite(.tags(.fuse), .enabled(if: ProcessInfo.processInfo.environment["MESA_FUSE_BENCH"] == "1"), .serialized)
 struct SequentialReadBenchmark {
     @Test func sequentialReadThroughTheMount() async throws {
         let mebibytes = Int(ProcessInfo.processInfo.environment["MESA_FUSE_BENCH_MIB"] ?? "") ?? 256
