@@ -170,14 +170,16 @@ extension MesaFS {
             }
             return Listing(content: record.content, items: items)
         case .organization(let organization):
-            var items: [Listing.Item] = []
-            for (index, repository) in layout.repositories.enumerated()
-            where repository.path.organization == organization {
-                let resolution = try await resolution(ofRepository: index)
-                items.append(
-                    Listing.Item(
-                        name: FileName(repository.path.name), content: .clean(.directory, resolution.rootTree),
-                        repository: index, modificationTime: resolution.commitTime))
+            let indices = layout.repositories.indices.filter {
+                layout.repositories[$0].path.organization == organization
+            }
+            let resolutions = try await resolutions(ofRepositories: indices)
+            let items = indices.compactMap { index -> Listing.Item? in
+                guard let resolution = resolutions[index] else { return nil }
+                return Listing.Item(
+                    name: FileName(layout.repositories[index].path.name),
+                    content: .clean(.directory, resolution.rootTree), repository: index,
+                    modificationTime: resolution.commitTime)
             }
             return Listing(content: record.content, items: items)
         case .clean(let kind, let tree):
@@ -198,6 +200,27 @@ extension MesaFS {
             }
             return Listing(content: record.content, items: items)
         }
+    }
+
+    /// The resolutions of several repositories, the missing ones resolved concurrently (an organization listing).
+    private func resolutions(ofRepositories indices: [Int]) async throws(FSError) -> [Int: Resolution] {
+        let outcomes = await withTaskGroup(of: (Int, Result<Resolution, FSError>).self) { group in
+            for index in indices {
+                group.addTask {
+                    do throws(FSError) {
+                        return (index, .success(try await self.resolution(ofRepository: index)))
+                    } catch {
+                        return (index, .failure(error))
+                    }
+                }
+            }
+            var outcomes: [Int: Result<Resolution, FSError>] = [:]
+            for await (index, outcome) in group { outcomes[index] = outcome }
+            return outcomes
+        }
+        var resolutions: [Int: Resolution] = [:]
+        for (index, outcome) in outcomes { resolutions[index] = try outcome.get() }
+        return resolutions
     }
 
     /// Tells the prefetcher about a directory read, without waiting for it.

@@ -11,9 +11,10 @@ import Glibc
 ///
 /// The only request type that crosses threads: the callback wraps `fuse_req_t` in it and the task's first act
 /// adopts it into a ``FuseReply``, which enforces the single reply.
+// SAFETY: libfuse lets any thread reply to a request, exactly once, at any time after the callback returned
+// (fuse_lowlevel.h, "Reply functions"); the pointer stays valid until that reply, which FuseReply makes unique.
 struct FuseRequestHandle: @unchecked Sendable {
-    // SAFETY: libfuse lets any thread reply to a request, exactly once, at any time after the callback returned
-    // (fuse_lowlevel.h, "Reply functions"); the pointer stays valid until that reply, which FuseReply makes unique.
+    /// The request (`fuse_req_t`).
     let request: OpaquePointer
 
     /// Wraps a request pointer.
@@ -79,15 +80,17 @@ struct FuseReply: ~Copyable {
         _ = fuse_reply_attr(request, &attributes, entry.timeout)
     }
 
-    /// Replies to `open` and `opendir` (`fuse_reply_open`): the handle, and `keep_cache` (files) or
-    /// `cache_readdir` (directories) for clean content.
+    /// Replies to `open` and `opendir` (`fuse_reply_open`): the handle and, for clean content, `keep_cache`
+    /// (and `cache_readdir` for directories). The kernel (since 4.20) honours `keep_cache` on directories too: without
+    /// it every `opendir` drops the cached listing, whatever fuse_common.h says.
     consuming func opened(_ opened: OpenedHandle, directory: Bool) {
         let request = self.request
         discard self
         var info = fuse_file_info()
         info.fh = opened.handle.rawValue
         if opened.keepCache {
-            if directory { info.cache_readdir = 1 } else { info.keep_cache = 1 }
+            info.keep_cache = 1
+            if directory { info.cache_readdir = 1 }
         }
         _ = fuse_reply_open(request, &info)
     }
@@ -122,6 +125,7 @@ struct FuseReply: ~Copyable {
     consuming func buffer(_ bytes: UnsafeRawBufferPointer) {
         let request = self.request
         discard self
+        // SAFETY: fuse_reply_buf copies `count` bytes out before returning; char is layout-compatible with bytes.
         _ = fuse_reply_buf(request, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count)
     }
 
@@ -130,6 +134,7 @@ struct FuseReply: ~Copyable {
         let request = self.request
         discard self
         _ = bytes.withUnsafeBytes { raw in
+            // SAFETY: fuse_reply_buf copies the bytes out before returning.
             fuse_reply_buf(request, raw.baseAddress?.assumingMemoryBound(to: CChar.self), raw.count)
         }
     }

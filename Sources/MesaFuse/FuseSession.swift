@@ -89,6 +89,8 @@ package final class FuseSession: Sendable {
             throw .sessionCreationFailed
         }
         var operations = FuseOperations.table
+        // SAFETY: the retain is the session's userdata; it is released once, after fuse_session_destroy (or at once
+        // when creating the session fails).
         let userdata = Unmanaged.passRetained(bridge)
         guard
             let pointer = fuse_session_new(
@@ -112,8 +114,8 @@ package final class FuseSession: Sendable {
         }
     }
 
-    /// Mounts `fs` at `mountPoint` (an existing empty directory). Requests queue in the kernel until ``start()``
-    /// or ``run()``.
+    /// Mounts `fs` at `mountPoint` (an existing empty directory; resolved to its canonical path, as the mount table
+    /// shows it). Requests queue in the kernel until ``start()`` or ``run()``.
     /// - Throws: ``FuseError/sessionCreationFailed``, ``FuseError/mountFailed(mountPoint:)``.
     package static func mount(
         _ fs: MesaFS,
@@ -126,8 +128,12 @@ package final class FuseSession: Sendable {
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
             DispatchQueue(label: "mesa.fuse.mount").async {
                 do throws(FuseError) {
+                    let canonical = realpath(mountPoint, nil).map { path in
+                        defer { free(path) }
+                        return String(cString: path)
+                    }
                     let session = try FuseSession(
-                        fs: fs, mountPoint: mountPoint, configuration: configuration, logger: logger)
+                        fs: fs, mountPoint: canonical ?? mountPoint, configuration: configuration, logger: logger)
                     continuation.resume(returning: .success(session))
                 } catch {
                     continuation.resume(returning: .failure(error))
@@ -162,7 +168,10 @@ package final class FuseSession: Sendable {
             let context = LoopContext(
                 session: session, maxThreads: bridge.configuration.maxThreads, exited: loopExited, logger: logger)
             var thread = pthread_t()
-            let code = pthread_create(&thread, nil, LoopContext.main, Unmanaged.passRetained(context).toOpaque())
+            // SAFETY: the thread takes this retain back (takeRetainedValue) exactly once, in LoopContext.main.
+            let retained = Unmanaged.passRetained(context)
+            let code = pthread_create(&thread, nil, LoopContext.main, retained.toOpaque())
+            if code != 0 { retained.release() }
             guard code == 0 else { throw .threadStartFailed(Errno(rawValue: code)) }
             lifecycle.thread = thread
             lifecycle.phase = .running
@@ -300,6 +309,7 @@ package final class FuseSession: Sendable {
             guard !self.lifecycle.withLock({ $0.destroyed }) else { return }
             for entry in invalidation.entries {
                 let code = entry.name.bytes.withUnsafeBufferPointer { name in
+                    // SAFETY: UInt8 and CChar have the same layout; libfuse copies the name before returning.
                     name.withMemoryRebound(to: CChar.self) { name in
                         fuse_lowlevel_notify_inval_entry(
                             self.session.pointer, entry.parent.rawValue, name.baseAddress, name.count)
@@ -348,11 +358,11 @@ package final class FuseSession: Sendable {
 }
 
 /// The session pointer and the bridge's retain, owned by this session.
+// SAFETY: the pointer is used only on the control queue and by libfuse's own loop thread, and freed once, by
+// fuse_session_destroy on the control queue after the loop thread was joined; `userdata` is the retain taken for the
+// session's userdata, released once after fuse_session_destroy.
 private struct SessionPointer: @unchecked Sendable {
-    // SAFETY: the pointer is used only on the control queue and by libfuse's own loop thread, and freed once,
-    // by fuse_session_destroy on the control queue, after the loop thread was joined.
     let pointer: OpaquePointer
-    // SAFETY: the retain taken for the session's userdata, released once after fuse_session_destroy.
     let userdata: Unmanaged<FuseBridge>
 }
 

@@ -39,8 +39,9 @@ package protocol ObjectSource: Sendable {
 package enum PrefetchRequest: Sendable, Hashable {
     /// Every tree below `tree`, down to `depth` levels (`nil`: all).
     case trees(below: ObjectID, depth: Int?)
-    /// The manifests of these blobs, and the chunks of those at most `maxFileBytes` long.
-    case files([ObjectID], maxFileBytes: Int64)
+    /// The manifests of these blobs, and the chunks of those at most `maxFileBytes` long, in order, until
+    /// `maxBytes` of chunks.
+    case files([ObjectID], maxFileBytes: Int64, maxBytes: Int64)
     /// The manifests and chunks of every file under `tree`, at most `maxBytes` of chunks, skipping files over
     /// `maxFileBytes` (a recursive walk such as `grep -r`).
     case subtree(ObjectID, maxBytes: Int64, maxFileBytes: Int64)

@@ -90,6 +90,7 @@ package final class StoreObjectSource: ObjectSource {
 
     // MARK: Revisions
 
+    /// Resolves through the fetcher (remote), or the repository's catalog on a pool thread (local).
     package func resolve(_ revision: Revision) async throws(SyncError) -> Resolution {
         switch backing {
         case .remote(let fetcher):
@@ -138,10 +139,13 @@ package final class StoreObjectSource: ObjectSource {
 
     // MARK: Trees
 
+    /// The tree if the memory cache holds it (marking it recently used).
     package func cachedTree(_ id: ObjectID) -> SourceTree? {
         memory.withLock { $0.trees.value(for: id) }
     }
 
+    /// A tree from memory, the store, or the remote (with the trees below it to ``SourceConfiguration/treeFetchDepth``
+    /// levels, in the same request); concurrent callers share one load.
     package func tree(_ id: ObjectID) async throws(SyncError) -> SourceTree {
         if id == TreeCodec.emptyTreeID { return SourceTree(id: id, entries: []) }
         if let tree = cachedTree(id) {
@@ -210,6 +214,7 @@ package final class StoreObjectSource: ObjectSource {
 
     // MARK: Manifests
 
+    /// One blob's manifest (see ``manifests(ofBlobs:)``).
     package func manifest(ofBlob id: ObjectID) async throws(SyncError) -> Manifest {
         guard let manifest = try await manifests(ofBlobs: [id])[id] else {
             throw .objectNotFound(RecordKey(.manifest, object: id))
@@ -217,6 +222,7 @@ package final class StoreObjectSource: ObjectSource {
         return manifest
     }
 
+    /// Manifests from memory, then the store, then one remote request for all the rest; loads in progress are joined.
     package func manifests(ofBlobs ids: [ObjectID]) async throws(SyncError) -> [ObjectID: Manifest] {
         var found: [ObjectID: Manifest] = [:]
         var needed: [ObjectID] = []
@@ -281,6 +287,8 @@ package final class StoreObjectSource: ObjectSource {
 
     // MARK: Content
 
+    /// The bytes of `range` as slices of the covering chunks (no copy), loading missing chunks in one flight per
+    /// read (store reads in parallel, one remote request for the misses) and starting the read-ahead.
     package func read(_ blob: ObjectID, range: Range<Int64>, readAhead: Int64) async throws(SyncError) -> ByteSlices {
         let manifest = try await manifest(ofBlob: blob)
         let lower = max(0, range.lowerBound)
@@ -430,6 +438,8 @@ package final class StoreObjectSource: ObjectSource {
 
     // MARK: Prefetch
 
+    /// Remote: the bulk fetch the request names, skipping chunks the store holds. Local: warms the memory cache
+    /// with trees and manifests (content is on disk already).
     package func prefetch(_ request: PrefetchRequest) async throws(SyncError) -> FetchSummary {
         counters.withLock { $0.prefetches += 1 }
         guard let fetcher else { return try await warmLocally(request) }
@@ -437,9 +447,17 @@ package final class StoreObjectSource: ObjectSource {
         switch request {
         case .trees(let below, let depth):
             summary = try await fetcher.fetchTrees(roots: [below], depth: depth, into: store)
-        case .files(let blobs, let maxFileBytes):
+        case .files(let blobs, let maxFileBytes, let maxBytes):
             let manifests = try await self.manifests(ofBlobs: blobs)
-            let small = manifests.values.filter { $0.size <= maxFileBytes }.flatMap(\.chunks)
+            var budget = maxBytes
+            var small: [ChunkRef] = []
+            for blob in blobs {
+                guard let manifest = manifests[blob], manifest.size <= maxFileBytes, manifest.size <= budget else {
+                    continue
+                }
+                budget -= manifest.size
+                small += manifest.chunks
+            }
             let keys = store.missing(small.map { RecordKey(chunk: $0.id) })
             guard !keys.isEmpty else { return FetchSummary() }
             summary = try await fetcher.fetchRecords(keys: keys, into: store)
@@ -469,7 +487,7 @@ package final class StoreObjectSource: ObjectSource {
                 remaining -= 1
             }
             return FetchSummary(records: loaded)
-        case .files(let blobs, _):
+        case .files(let blobs, _, _):
             return FetchSummary(records: try await manifests(ofBlobs: blobs).count)
         case .subtree:
             return FetchSummary()
@@ -478,6 +496,7 @@ package final class StoreObjectSource: ObjectSource {
 
     // MARK: Statistics
 
+    /// The counters, the memory cache's size and the disk cache's pressure.
     package func statistics() -> SourceStatistics {
         var statistics = counters.withLock { $0 }
         statistics.memoryBytes = memory.withLock { $0.bytes }

@@ -96,6 +96,7 @@ package final class FakeRemoteFetcher: RemoteFetcher {
         return FetchSummary(records: sent.count, bytes: sent.reduce(0) { $0 + $1.1 })
     }
 
+    /// Resolves through the server's catalog (counted as a `resolve` call).
     package func resolve(_ revision: Revision) async throws(SyncError) -> Resolution {
         try await begin(.resolve)
         let server = self.server
@@ -104,6 +105,7 @@ package final class FakeRemoteFetcher: RemoteFetcher {
         }
     }
 
+    /// Sends the trees along the path, the target's manifest and, up to 256 KiB, its chunks.
     package func lookup(
         revision: Revision, path: [FileName], into cache: ContentStore
     ) async throws(SyncError) -> LookupResult {
@@ -132,6 +134,7 @@ package final class FakeRemoteFetcher: RemoteFetcher {
         return LookupResult(resolution: resolution, entry: found ? entry : nil, size: size)
     }
 
+    /// Sends the trees under the roots, level by level, to `depth`.
     package func fetchTrees(
         roots: [ObjectID], depth: Int?, into cache: ContentStore
     ) async throws(SyncError) -> FetchSummary {
@@ -154,11 +157,13 @@ package final class FakeRemoteFetcher: RemoteFetcher {
         return try await send(keys, into: cache)
     }
 
+    /// Sends the records asked for.
     package func fetchRecords(keys: [RecordKey], into cache: ContentStore) async throws(SyncError) -> FetchSummary {
         try await begin(.records)
         return try await send(keys, into: cache)
     }
 
+    /// Sends every manifest under the tree and the chunks of files within the limits.
     package func fetchSubtree(
         tree: ObjectID, maxBytes: Int64, maxFileBytes: Int64, into cache: ContentStore
     ) async throws(SyncError) -> FetchSummary {

@@ -9,7 +9,7 @@ import MesaTree
 import Testing
 
 /// The read path through a real mount: ordinary tools on the mount path (STYLE.md section 8).
-@Suite(.enabled(if: FuseTestEnvironment.isAvailable), .serialized, .timeLimit(.minutes(2)))
+@Suite(.tags(.fuse), .enabled(if: FuseTestEnvironment.isAvailable), .serialized, .timeLimit(.minutes(2)))
 struct ReadPathTests {
     @Test func theMountedTreeEqualsTheSourceTree() async throws {
         let expected = try TemporaryDirectory(prefix: "mesa-expected")

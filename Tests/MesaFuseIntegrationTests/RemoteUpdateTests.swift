@@ -5,7 +5,7 @@ import MesaFuse
 import MesaTesting
 import Testing
 
-@Suite(.enabled(if: FuseTestEnvironment.isAvailable), .serialized, .timeLimit(.minutes(2)))
+@Suite(.tags(.fuse), .enabled(if: FuseTestEnvironment.isAvailable), .serialized, .timeLimit(.minutes(2)))
 struct RemoteUpdateTests {
     static let tree = FixtureTree([
         "changed.txt": .text("old content\n"),
@@ -56,7 +56,7 @@ struct RemoteUpdateTests {
     }
 }
 
-@Suite(.enabled(if: FuseTestEnvironment.isAvailable), .serialized, .timeLimit(.minutes(2)))
+@Suite(.tags(.fuse), .enabled(if: FuseTestEnvironment.isAvailable), .serialized, .timeLimit(.minutes(2)))
 struct KernelErrnoTests {
     @Test func writesFailWithReadOnlyFileSystem() async throws {
         try await withTestMount(Fixtures.tree) { mount in

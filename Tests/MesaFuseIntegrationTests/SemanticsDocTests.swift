@@ -10,7 +10,7 @@ import Glibc
 #endif
 
 /// Checks claims of docs/Semantics.md (the rows marked ✓) through a real mount.
-@Suite(.enabled(if: FuseTestEnvironment.isAvailable), .serialized, .timeLimit(.minutes(2)))
+@Suite(.tags(.fuse), .enabled(if: FuseTestEnvironment.isAvailable), .serialized, .timeLimit(.minutes(2)))
 struct SemanticsDocTests {
     @Test func attributesAreAsDocumented() async throws {
         try await withTestMount(Fixtures.tree) { mount in

@@ -6,7 +6,7 @@ import MesaTesting
 import Testing
 
 /// Unmounting: the documented shutdown sequence, busy mounts, stuck requests, interrupts.
-@Suite(.enabled(if: FuseTestEnvironment.isAvailable), .serialized, .timeLimit(.minutes(2)))
+@Suite(.tags(.fuse), .enabled(if: FuseTestEnvironment.isAvailable), .serialized, .timeLimit(.minutes(2)))
 struct SessionLifecycleTests {
     static let allSteps: [FuseSession.ShutdownStep] = [.exit, .unmount, .join, .drain, .sessionUnmount, .destroy]
 

@@ -12,6 +12,8 @@ package struct PrefetchConfiguration: Sendable, Hashable {
     package var cachePressureLimit = 0.80
     /// Files up to this size are fetched with their directory, in one batch.
     package var smallFileBytes: Int64 = 256 << 10
+    /// At most this many bytes of a directory's small files are fetched with it.
+    package var directoryByteBudget: Int64 = 16 << 20
     /// A recursive walk is this many directories read under one root within ``walkWindow``.
     package var walkDirectoryCount = 16
     /// The time window of walk detection.

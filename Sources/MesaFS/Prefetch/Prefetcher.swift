@@ -6,12 +6,12 @@ import Synchronization
 //
 // MesaFS reports every directory read (readdir at offset 0) without waiting for the scheduler. For each one it
 // asks the repository's object source for: (1) the trees below the directory, in bulk, to the configured depth,
-// unless an earlier request for an ancestor already covered them; (2) the directory's files up to
-// `smallFileBytes`, manifests and chunks in one batch; (3) when the walk detector sees a recursive walk, the whole
-// subtree's content streamed within a byte budget, once per subtree. Requests run as tasks, at most
-// `maxConcurrency` at once; a request over that is dropped rather than queued (the reader that wanted it will
-// fetch on demand), and nothing is requested while the disk cache is above its pressure limit. State lives in
-// this actor because only async code touches it (STYLE.md section 5.6).
+// unless an earlier request for an ancestor already covered them; (2) the manifests of the directory's files in one
+// request, then the chunks of those up to `smallFileBytes` (at most `directoryByteBudget` in all) in one more;
+// (3) when the walk detector sees a recursive walk, the whole subtree's content streamed within a byte budget, once
+// per subtree. Requests run as tasks, at most `maxConcurrency` at once; a request over that is dropped rather than
+// queued (the reader that wanted it will fetch on demand), and nothing is requested while the disk cache is above
+// its pressure limit. State lives in this actor because only async code touches it (STYLE.md section 5.6).
 
 /// One directory read, as the prefetcher needs it.
 package struct DirectoryVisit: Sendable {
@@ -99,7 +99,9 @@ package actor Prefetcher {
         }
         let files = visit.listing.entries.filter { $0.kind == .regular || $0.kind == .executable }.map(\.id)
         if !files.isEmpty {
-            start(.files(files, maxFileBytes: configuration.smallFileBytes), on: visit.source)
+            let request = PrefetchRequest.files(
+                files, maxFileBytes: configuration.smallFileBytes, maxBytes: configuration.directoryByteBudget)
+            start(request, on: visit.source)
         }
         if let root = walks.record(visit.chain.map(\.inode), at: now), let link = visit.chain.first(where: {
             $0.inode == root.last
