@@ -9,7 +9,10 @@ package struct SourceConfiguration: Sendable, Hashable {
     /// `MESA_PREFETCH_MAX_DEPTH`). A cold walk to depth `d` then costs about `d / (depth + 1)` round trips.
     package var treeFetchDepth: Int? = 2
 
-    /// The defaults: 320 MB of memory, trees fetched two levels deep.
+    /// The pool jobs one read's chunks are split across (about the number of cores).
+    package var readParallelism = 2
+
+    /// The defaults: 320 MB of memory, trees fetched two levels deep, reads split across two pool jobs.
     package static let `default` = SourceConfiguration()
 
     /// Creates the defaults.

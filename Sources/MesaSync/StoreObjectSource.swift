@@ -8,10 +8,10 @@ import Synchronization
 //
 // Every load goes through a FlightTable, so concurrent readers of one tree, manifest or chunk share one store read
 // and at most one remote request; the load runs in an unstructured task so that an interrupted reader stops
-// waiting without cancelling it for the others. Store reads (pread plus zstd) run on the BlockingPool, one pool job
-// per chunk so that the chunks of one large read decompress in parallel. Memory is two LRU caches with separate
-// budgets: metadata (trees, manifests) and chunks, so a large sequential read cannot push out the trees a `find`
-// needs. A read touches only the chunks that cover its range; a sequential reader's window (ReadAheadWindow)
+// waiting without cancelling it for the others. Store reads (pread plus zstd) run on the BlockingPool, the chunks of
+// one read split into a few pool jobs so that a large read decompresses on every core. Memory is two LRU caches with
+// separate budgets: metadata (trees, manifests) and chunks, so a large sequential read cannot push out the trees a
+// `find` needs. A read touches only the chunks that cover its range; a sequential reader's window (ReadAheadWindow)
 // loads the chunks after it in the background.
 
 /// An ``ObjectSource`` over a ``ContentStore``, with a memory cache and, for a remote repository, a
@@ -400,40 +400,52 @@ package final class StoreObjectSource: ObjectSource {
         for (id, result) in results { chunkFlights.finish(id, with: result) }
     }
 
-    /// Reads chunks from the store, one pool job each; `nil` for a chunk the store does not hold. Results come in
-    /// the order of `references` (file order), so the misses are fetched in file order.
+    /// Reads chunks from the store; `nil` for a chunk the store does not hold. The chunks are split into at most
+    /// ``SourceConfiguration/readParallelism`` contiguous groups, one pool job each, so a large read decompresses on
+    /// every core without a pool hop (and a store lock round) per chunk. Results come in the order of `references`
+    /// (file order), so the misses are fetched in file order.
     private func storedChunks(_ references: [ChunkRef]) async -> [(ChunkRef, Result<[UInt8]?, SyncError>)] {
         let store = self.store
         let pool = self.pool
-        return await withTaskGroup(of: (Int, ChunkRef, Result<[UInt8]?, SyncError>).self) { group in
-            for (position, reference) in references.enumerated() {
+        let groups = max(1, min(configuration.readParallelism, references.count))
+        let groupSize = (references.count + groups - 1) / groups
+        return await withTaskGroup(of: (Int, [(ChunkRef, Result<[UInt8]?, SyncError>)]).self) { group in
+            for (number, start) in stride(from: 0, to: references.count, by: groupSize).enumerated() {
+                let slice = Array(references[start..<min(references.count, start + groupSize)])
                 group.addTask {
                     do throws(SyncError) {
-                        let bytes = try await pool.run { () throws(SyncError) -> [UInt8]? in
-                            let bytes: [UInt8]
-                            do throws(StoreError) {
-                                bytes = try store.chunk(reference.id)
-                            } catch .notFound {
-                                return nil
-                            } catch {
-                                throw SyncError(error)
-                            }
-                            guard bytes.count == Int(reference.length) else {
-                                throw .corruptObject(
-                                    RecordKey(chunk: reference.id), reason: "length differs from the manifest")
-                            }
-                            return bytes
+                        let loaded = try await pool.run { () throws(SyncError) in
+                            slice.map { Self.storedChunk($0, store) }
                         }
-                        return (position, reference, .success(bytes))
+                        return (number, loaded)
                     } catch {
-                        return (position, reference, .failure(error))
+                        return (number, slice.map { ($0, .failure(error)) })
                     }
                 }
             }
-            var results: [(Int, ChunkRef, Result<[UInt8]?, SyncError>)] = []
+            var results: [(Int, [(ChunkRef, Result<[UInt8]?, SyncError>)])] = []
             for await result in group { results.append(result) }
-            return results.sorted { $0.0 < $1.0 }.map { ($0.1, $0.2) }
+            return results.sorted { $0.0 < $1.0 }.flatMap(\.1)
         }
+    }
+
+    /// One chunk from the store (blocking): its bytes, `nil` when absent, or the failure.
+    private static func storedChunk(
+        _ reference: ChunkRef, _ store: ContentStore
+    ) -> (ChunkRef, Result<[UInt8]?, SyncError>) {
+        let bytes: [UInt8]
+        do throws(StoreError) {
+            bytes = try store.chunk(reference.id)
+        } catch .notFound {
+            return (reference, .success(nil))
+        } catch {
+            return (reference, .failure(SyncError(error)))
+        }
+        guard bytes.count == Int(reference.length) else {
+            let key = RecordKey(chunk: reference.id)
+            return (reference, .failure(.corruptObject(key, reason: "length differs from the manifest")))
+        }
+        return (reference, .success(bytes))
     }
 
     // MARK: Prefetch
