@@ -58,21 +58,8 @@ package struct TestMount: Sendable {
     package func run(_ arguments: [String], in directory: String? = nil) async throws -> CommandResult {
         let directory = directory ?? path
         return try await blocking {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = arguments
-            process.currentDirectoryURL = URL(fileURLWithPath: directory)
-            let output = Pipe()
-            let error = Pipe()
-            process.standardOutput = output
-            process.standardError = error
-            try process.run()
-            let outputData = output.fileHandleForReading.readDataToEndOfFile()
-            let errorData = error.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return CommandResult(
-                status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self),
-                error: String(decoding: errorData, as: UTF8.self))
+            let result = try ProcessRunner.run("/usr/bin/env", arguments, directory: directory)
+            return CommandResult(status: result.status, output: result.output, error: result.error)
         }
     }
 
