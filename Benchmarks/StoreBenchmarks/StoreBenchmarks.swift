@@ -25,13 +25,13 @@ private let input: [UInt8] = {
 
 private let chunks = input.withUnsafeBytes { FastCDC().chunks(of: $0) }
 
-private let configuration = Benchmark.Configuration(
-    metrics: [.wallClock, .throughput, .mallocCountTotal],
-    warmupIterations: 1,
-    maxDuration: .seconds(3)
-)
-
 let benchmarks: @Sendable () -> Void = {
+    let configuration = Benchmark.Configuration(
+        metrics: [.wallClock, .throughput, .mallocCountTotal],
+        warmupIterations: 1,
+        maxDuration: .seconds(3)
+    )
+
     Benchmark("FastCDC cut, 8 MiB", configuration: configuration) { benchmark in
         for _ in benchmark.scaledIterations {
             blackHole(input.withUnsafeBytes { FastCDC().chunks(of: $0) }.count)
