@@ -48,12 +48,46 @@ extension ContentStore {
     /// - Returns: `true` when the record was new.
     @discardableResult
     package func putStored(_ record: StoredRecord) throws(StoreError) -> Bool {
-        let header = RecordHeader(
-            key: record.key, codec: record.codec, rawLength: record.rawLength, storedLength: UInt32(record.stored.count),
-            payloadChecksum: CRC32C.checksum(record.stored))
-        let bytes = header.encoded() + record.stored
-        let stored = try bytes.withBytes { (raw) throws(StoreError) in try append(record: raw, header: header) }
-        if stored, configuration.maxUnpinnedBytes != nil { try evictIfNeeded() }
+        try putStored([record]) == 1
+    }
+
+    /// Stores several records in the form given (see ``putStored(_:)-(StoredRecord)``): headers and checksums are
+    /// computed first, then one lock round appends every new record in one write, so a fetch of many small records
+    /// (a subtree's manifests) does not take the store's lock per record.
+    /// - Returns: how many records were new.
+    @discardableResult
+    package func putStored(_ records: [StoredRecord]) throws(StoreError) -> Int {
+        guard !records.isEmpty else { return 0 }
+        var encoded: [(header: RecordHeader, bytes: [UInt8])] = []
+        encoded.reserveCapacity(records.count)
+        for record in records {
+            guard record.stored.count <= Int(UInt32.max) else { throw .invalidArgument("a record holds at most 4 GiB") }
+            let header = RecordHeader(
+                key: record.key, codec: record.codec, rawLength: record.rawLength,
+                storedLength: UInt32(record.stored.count), payloadChecksum: CRC32C.checksum(record.stored))
+            encoded.append((header, header.encoded() + record.stored))
+        }
+        let stored = try append(records: encoded)
+        if stored > 0, configuration.maxUnpinnedBytes != nil { try evictIfNeeded() }
         return stored
+    }
+
+    /// Verifies received records (each id recomputed from its decompressed bytes, outside the store's lock) and
+    /// stores them with ``putStored(_:)-([StoredRecord])``. Chunks, trees, commits and tags only: a manifest is
+    /// verified through its chunks (``putVerified(_:)``).
+    /// - Returns: how many records were new.
+    /// - Throws: ``StoreError/corruptRecord(_:reason:)`` for the first record that fails; nothing of the batch is
+    ///   stored then.
+    @discardableResult
+    package func putVerified(_ records: [StoredRecord]) throws(StoreError) -> Int {
+        for record in records {
+            guard record.key.kind != .manifest else {
+                throw .invalidArgument("manifests are verified one by one, through their chunks")
+            }
+            if let reason = try idMismatch(record.key, try record.decoded()) {
+                throw .corruptRecord(record.key, reason: reason)
+            }
+        }
+        return try putStored(records)
     }
 }

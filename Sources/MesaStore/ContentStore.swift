@@ -282,6 +282,48 @@ package final class ContentStore: Sendable {
         }
     }
 
+    /// Appends encoded records in one lock round: those already present are skipped, the rest go to the active
+    /// segment in as few writes as segment boundaries allow.
+    /// - Returns: how many were appended.
+    func append(records: [(header: RecordHeader, bytes: [UInt8])]) throws(StoreError) -> Int {
+        try state.withLock { (state) throws(StoreError) -> Int in
+            guard !state.closed else { throw .closed }
+            var appended = 0
+            var run: [UInt8] = []
+            var runHeaders: [RecordHeader] = []
+            func writeRun(_ state: inout State) throws(StoreError) {
+                guard !run.isEmpty else { return }
+                try run.withBytes { (raw) throws(StoreError) in try state.active.file.write(raw, at: state.activeEnd) }
+                var offset = state.activeEnd
+                for header in runHeaders {
+                    let location = RecordLocation(
+                        segment: state.active.number, offset: offset, codec: header.codec,
+                        rawLength: header.rawLength, storedLength: header.storedLength)
+                    offset += location.recordSize(kind: header.key.kind)
+                    state.insert(header.key, at: location)
+                }
+                state.activeEnd = offset
+                run.removeAll(keepingCapacity: true)
+                runHeaders.removeAll(keepingCapacity: true)
+            }
+            var queued = Set<RecordKey>()
+            for (header, bytes) in records {
+                if state.touch(header.key) || !queued.insert(header.key).inserted { continue }
+                if state.activeEnd + Int64(run.count + bytes.count) > configuration.segmentSize,
+                    state.activeEnd + Int64(run.count) > Segment.headerSize
+                {
+                    try writeRun(&state)
+                    if state.activeEnd > Segment.headerSize { try seal(&state) }
+                }
+                run += bytes
+                runHeaders.append(header)
+                appended += 1
+            }
+            try writeRun(&state)
+            return appended
+        }
+    }
+
     /// Appends under the lock (callers hold it).
     func append(record: UnsafeRawBufferPointer, header: RecordHeader, state: inout State) throws(StoreError) {
         if state.activeEnd + Int64(record.count) > configuration.segmentSize, state.activeEnd > Segment.headerSize {

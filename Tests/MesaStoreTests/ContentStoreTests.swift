@@ -376,3 +376,57 @@ private func segmentFiles(_ store: String, suffix: String) throws -> [String] {
         #expect(store.verify().corrupt.isEmpty)
     }
 }
+
+@Suite struct BatchPutTests {
+    /// 300 distinct 8 KiB chunks in their stored form, from a scratch store.
+    static func storedChunks(seed: UInt64) throws -> (records: [StoredRecord], bytes: [RecordKey: [UInt8]]) {
+        let directory = try TemporaryDirectory()
+        let source = try ContentStore(path: directory.appending("source"))
+        var random = SeededBytes(seed: seed)
+        var records: [StoredRecord] = []
+        var bytes: [RecordKey: [UInt8]] = [:]
+        for index in 0..<300 {
+            let chunk = index % 2 == 0 ? random.text(8 << 10) : random.bytes(8 << 10)
+            let id = try source.putChunk(chunk)
+            let key = RecordKey(chunk: id)
+            bytes[key] = chunk
+            records.append(try source.stored(key))
+        }
+        return (records, bytes)
+    }
+
+    @Test func aBatchStoresEachRecordOnceAcrossSegmentsAndSurvivesAReopen() throws {
+        let (records, bytes) = try Self.storedChunks(seed: 21)
+        let directory = try TemporaryDirectory()
+        let path = directory.appending("store")
+        let store = try ContentStore(path: path, configuration: smallSegments(256 << 10))
+        // Duplicates within the batch and records already present are stored once.
+        #expect(try store.putStored(Array(records[0..<10])) == 10)
+        #expect(try store.putStored(records + records[0..<50]) == 290)
+        #expect(try store.putStored(records) == 0)
+        #expect(try segmentFiles(path, suffix: ".seg").count > 1)
+        for (key, expected) in bytes { #expect(try store.get(key) == expected) }
+        try store.close()
+        let reopened = try ContentStore(path: path, configuration: smallSegments(256 << 10))
+        for (key, expected) in bytes { #expect(try reopened.get(key) == expected) }
+        let report = reopened.verify()
+        #expect(report.corrupt.isEmpty && report.checked == 300)
+    }
+
+    @Test func aCorruptRecordRefusesTheWholeVerifiedBatch() throws {
+        var (records, _) = try Self.storedChunks(seed: 22)
+        records[150].stored[records[150].stored.count / 2] ^= 0x01
+        let directory = try TemporaryDirectory()
+        let store = try ContentStore(path: directory.appending("store"))
+        #expect {
+            try store.putVerified(records)
+        } throws: { error in
+            if case .corruptRecord(let key, _) = error as? StoreError { return key == records[150].key }
+            return false
+        }
+        #expect(records.allSatisfy { !store.contains($0.key) })
+        // Without the bad one, the rest goes in.
+        records.remove(at: 150)
+        #expect(try store.putVerified(records) == 299)
+    }
+}
