@@ -19,6 +19,11 @@ package protocol ObjectSource: Sendable {
     /// The manifest (chunk list and size) of a blob.
     func manifest(ofBlob id: ObjectID) async throws(SyncError) -> Manifest
 
+    /// The manifest of the file at `path` (from the repository root) of `revision`, whose blob is `id`: as
+    /// ``manifest(ofBlob:)``, but a remote miss is one path lookup that brings a small file's content along, so a
+    /// lookup followed by a read (`cat a/b/c`) costs one round trip, not two.
+    func manifest(ofBlob id: ObjectID, at path: [FileName], of revision: Revision) async throws(SyncError) -> Manifest
+
     /// The manifests of many blobs, with everything missing fetched in one batch.
     func manifests(ofBlobs ids: [ObjectID]) async throws(SyncError) -> [ObjectID: Manifest]
 
@@ -35,6 +40,15 @@ package protocol ObjectSource: Sendable {
     func statistics() -> SourceStatistics
 }
 
+extension ObjectSource {
+    /// A source with no cheaper path lookup answers from ``manifest(ofBlob:)``.
+    package func manifest(
+        ofBlob id: ObjectID, at path: [FileName], of revision: Revision
+    ) async throws(SyncError) -> Manifest {
+        try await manifest(ofBlob: id)
+    }
+}
+
 /// Content to load ahead of use.
 package enum PrefetchRequest: Sendable, Hashable {
     /// Every tree below `tree`, down to `depth` levels (`nil`: all).
@@ -42,8 +56,10 @@ package enum PrefetchRequest: Sendable, Hashable {
     /// The manifests of these blobs, and the chunks of those at most `maxFileBytes` long, in order, until
     /// `maxBytes` of chunks.
     case files([ObjectID], maxFileBytes: Int64, maxBytes: Int64)
-    /// The manifests and chunks of every file under `tree`, at most `maxBytes` of chunks, skipping files over
-    /// `maxFileBytes` (a recursive walk such as `grep -r`).
+    /// The manifests of every file under `tree`, in one request (a recursive walk's sizes: `find`, `ls -lR`).
+    case manifests(below: ObjectID)
+    /// The chunks of every file under `tree` in walk order, at most `maxBytes`, skipping files over
+    /// `maxFileBytes` (a recursive walk that reads content, such as `grep -r`).
     case subtree(ObjectID, maxBytes: Int64, maxFileBytes: Int64)
 }
 
@@ -53,6 +69,11 @@ package struct FetchSummary: Sendable, Hashable {
     package var records: Int
     /// Their uncompressed bytes.
     package var bytes: Int64
+    /// Manifests the fetch decoded on the way (a fetcher may leave this empty), so the source can keep them in
+    /// memory without reading them back from the store.
+    package var manifests: [ObjectID: Manifest] = [:]
+    /// Trees the fetch decoded on the way (may be empty), for the same reason.
+    package var trees: [ObjectID: SourceTree] = [:]
 
     /// Creates a summary.
     package init(records: Int = 0, bytes: Int64 = 0) {
@@ -62,7 +83,10 @@ package struct FetchSummary: Sendable, Hashable {
 
     /// Adds another summary.
     package static func + (lhs: FetchSummary, rhs: FetchSummary) -> FetchSummary {
-        FetchSummary(records: lhs.records + rhs.records, bytes: lhs.bytes + rhs.bytes)
+        var sum = FetchSummary(records: lhs.records + rhs.records, bytes: lhs.bytes + rhs.bytes)
+        sum.manifests = lhs.manifests.merging(rhs.manifests) { first, _ in first }
+        sum.trees = lhs.trees.merging(rhs.trees) { first, _ in first }
+        return sum
     }
 }
 

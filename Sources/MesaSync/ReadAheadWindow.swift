@@ -1,5 +1,6 @@
 /// Detects a sequential reader of one open file and ramps its read-ahead window: 128 KiB after the first
-/// sequential read, doubling with each further one up to 8 MiB; a seek elsewhere resets it.
+/// sequential read, doubling with each further one that reads past the furthest byte so far, up to 8 MiB; a seek
+/// elsewhere resets it.
 ///
 /// The kernel sends read-ahead requests in parallel (async read), so they may arrive out of order: a read that starts
 /// up to ``tolerance`` past the furthest byte read so far, or up to four times that before it, still counts as
@@ -26,7 +27,13 @@ package struct ReadAheadWindow: Sendable, Hashable {
     package mutating func record(_ range: Range<Int64>) -> Int64 {
         let sequential = range.lowerBound >= expected - 4 * tolerance && range.lowerBound <= expected + tolerance
         if sequential {
-            size = size == 0 ? initialSize : min(size * 2, maximumSize)
+            // Only progress ramps the window: readers sharing it (reads by inode) that re-read bytes already
+            // read keep it as it is.
+            if size == 0 {
+                size = initialSize
+            } else if range.upperBound > expected {
+                size = min(size * 2, maximumSize)
+            }
             expected = max(expected, range.upperBound)
         } else {
             size = 0

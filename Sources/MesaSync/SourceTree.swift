@@ -38,7 +38,7 @@ package struct SourceEntry: Sendable, Hashable {
 }
 
 /// A decoded tree: its entries in git order and an index by name, so a lookup in a large directory is O(1).
-package struct SourceTree: Sendable {
+package struct SourceTree: Sendable, Hashable {
     /// The tree's id.
     package let id: ObjectID
     /// The entries in git order.
@@ -53,6 +53,10 @@ package struct SourceTree: Sendable {
         for (position, entry) in entries.enumerated() { index[entry.name] = position }
         self.index = index
     }
+
+    package static func == (lhs: SourceTree, rhs: SourceTree) -> Bool { lhs.id == rhs.id && lhs.entries == rhs.entries }
+
+    package func hash(into hasher: inout Hasher) { hasher.combine(id) }
 
     /// The entry with this name, if any.
     package func entry(named name: FileName) -> SourceEntry? {

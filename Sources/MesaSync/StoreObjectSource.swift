@@ -222,6 +222,20 @@ package final class StoreObjectSource: ObjectSource {
         return manifest
     }
 
+    /// See ``ObjectSource/manifest(ofBlob:at:of:)``: memory, then the store, then one `lookup` request (trees on the
+    /// path, the manifest, and a small file's chunks), then the ordinary manifest fetch if the lookup answered for a
+    /// revision that moved meanwhile.
+    package func manifest(
+        ofBlob id: ObjectID, at path: [FileName], of revision: Revision
+    ) async throws(SyncError) -> Manifest {
+        if let manifest = memory.withLock({ $0.manifests.value(for: id) }) { return manifest }
+        if let fetcher, !manifestFlights.isInFlight(id), try await storedManifests([id])[id] == nil {
+            _ = try await fetcher.lookup(revision: revision, path: path, into: store)
+            countRemote(FetchSummary())
+        }
+        return try await manifest(ofBlob: id)
+    }
+
     /// Manifests from memory, then the store, then one remote request for all the rest; loads in progress are joined.
     package func manifests(ofBlobs ids: [ObjectID]) async throws(SyncError) -> [ObjectID: Manifest] {
         var found: [ObjectID: Manifest] = [:]
@@ -455,10 +469,11 @@ package final class StoreObjectSource: ObjectSource {
     package func prefetch(_ request: PrefetchRequest) async throws(SyncError) -> FetchSummary {
         counters.withLock { $0.prefetches += 1 }
         guard let fetcher else { return try await warmLocally(request) }
-        let summary: FetchSummary
         switch request {
         case .trees(let below, let depth):
-            summary = try await fetcher.fetchTrees(roots: [below], depth: depth, into: store)
+            let summary = try await fetcher.fetchTrees(roots: [below], depth: depth, into: store)
+            countRemote(summary)
+            return summary
         case .files(let blobs, let maxFileBytes, let maxBytes):
             let manifests = try await self.manifests(ofBlobs: blobs)
             var budget = maxBytes
@@ -470,14 +485,83 @@ package final class StoreObjectSource: ObjectSource {
                 budget -= manifest.size
                 small += manifest.chunks
             }
-            let keys = store.missing(small.map { RecordKey(chunk: $0.id) })
-            guard !keys.isEmpty else { return FetchSummary() }
-            summary = try await fetcher.fetchRecords(keys: keys, into: store)
+            return await loadAbsent(small)
+        case .manifests(let tree):
+            // A subtree request with no content budget: every manifest below, nothing else.
+            let summary = try await fetcher.fetchSubtree(tree: tree, maxBytes: 0, maxFileBytes: 0, into: store)
+            countRemote(summary)
+            return summary
         case .subtree(let tree, let maxBytes, let maxFileBytes):
-            summary = try await fetcher.fetchSubtree(
-                tree: tree, maxBytes: maxBytes, maxFileBytes: maxFileBytes, into: store)
+            return try await streamContent(below: tree, maxBytes: maxBytes, maxFileBytes: maxFileBytes)
         }
-        countRemote(summary)
+    }
+
+    /// Loads the chunks that are neither in memory, nor on disk, nor already being loaded, through the chunk
+    /// flights (so a reader that wants one of them meanwhile waits for this load instead of fetching it again), and
+    /// waits for them.
+    /// - Returns: the chunks this call fetched and their bytes.
+    private func loadAbsent(_ references: [ChunkRef]) async -> FetchSummary {
+        let candidates = memory.withLock { memory in references.filter { !memory.chunks.contains($0.id) } }
+        let absent = Set(store.missing(candidates.map { RecordKey(chunk: $0.id) }).compactMap(\.chunkID))
+        var unique = Set<ChunkID>()
+        let wanted = candidates.filter { absent.contains($0.id) && unique.insert($0.id).inserted }
+        guard !wanted.isEmpty else { return FetchSummary() }
+        let claims = chunkFlights.claim(wanted.map(\.id))
+        let owned = wanted.filter { reference in claims.contains { $0.key == reference.id && $0.isOwner } }
+        guard !owned.isEmpty else { return FetchSummary() }
+        await loadChunks(owned, readAhead: true)
+        return FetchSummary(records: owned.count, bytes: owned.reduce(0) { $0 + Int64($1.length) })
+    }
+
+    /// Fetches the content of the files below `root` in the order a recursive walk reads it: depth first, each
+    /// directory's entries in tree order (the order `readdir` lists them, which `grep -r`, `find` and `tar`
+    /// follow). Batches of about ``SourceConfiguration/streamBatchBytes`` go out with up to
+    /// ``SourceConfiguration/streamConcurrency`` in flight, each through the chunk flights: the walker waits for a
+    /// batch that holds what it reads instead of fetching it again, and what the walker fetched first is skipped.
+    /// Stops after `maxBytes` of content; files over `maxFileBytes` are left to their readers' read-ahead.
+    private func streamContent(
+        below root: ObjectID, maxBytes: Int64, maxFileBytes: Int64
+    ) async throws(SyncError) -> FetchSummary {
+        var budget = maxBytes
+        var summary = FetchSummary()
+        var batch: [ChunkRef] = []
+        var batchBytes: Int64 = 0
+        var running: [Task<FetchSummary, Never>] = []
+        var stack: [(entries: [SourceEntry], next: Int)] = [(try await tree(root).entries, 0)]
+        func flush() async {
+            let references = batch
+            batch = []
+            batchBytes = 0
+            guard !references.isEmpty else { return }
+            if running.count >= configuration.streamConcurrency {
+                summary = summary + (await running.removeFirst().value)
+            }
+            running.append(Task { await self.loadAbsent(references) })
+        }
+        walk: while var frame = stack.popLast() {
+            // The manifests of this directory's files: on disk since the metadata request, one pool job.
+            let files = frame.entries[frame.next...].filter { $0.kind == .regular || $0.kind == .executable }
+            let manifests = frame.next == 0 ? try await self.manifests(ofBlobs: files.map(\.id)) : [:]
+            while frame.next < frame.entries.count {
+                let entry = frame.entries[frame.next]
+                frame.next += 1
+                if entry.kind == .directory {
+                    stack.append(frame)
+                    stack.append((try await tree(entry.id).entries, 0))
+                    continue walk
+                }
+                var found = manifests[entry.id]
+                if found == nil { found = try? await manifest(ofBlob: entry.id) }
+                guard let manifest = found, manifest.size <= maxFileBytes else { continue }
+                if budget <= 0 { break walk }
+                budget -= manifest.size
+                batch += manifest.chunks
+                batchBytes += manifest.size
+                if batchBytes >= configuration.streamBatchBytes { await flush() }
+            }
+        }
+        await flush()
+        for task in running { summary = summary + (await task.value) }
         return summary
     }
 
@@ -501,7 +585,7 @@ package final class StoreObjectSource: ObjectSource {
             return FetchSummary(records: loaded)
         case .files(let blobs, _, _):
             return FetchSummary(records: try await manifests(ofBlobs: blobs).count)
-        case .subtree:
+        case .manifests, .subtree:
             return FetchSummary()
         }
     }
@@ -519,7 +603,19 @@ package final class StoreObjectSource: ObjectSource {
         return statistics
     }
 
+    /// Counts a remote fetch and keeps the trees and manifests it decoded in memory (a walk's bulk metadata is then
+    /// served without reading it back from the store).
     private func countRemote(_ summary: FetchSummary) {
+        if !summary.manifests.isEmpty || !summary.trees.isEmpty {
+            memory.withLock { memory in
+                for (id, manifest) in summary.manifests where !memory.manifests.contains(id) {
+                    memory.manifests.insert(manifest, for: id, cost: 64 + manifest.chunks.count * 48)
+                }
+                for (id, tree) in summary.trees where !memory.trees.contains(id) {
+                    memory.trees.insert(tree, for: id, cost: tree.cost)
+                }
+            }
+        }
         counters.withLock { counters in
             counters.remoteRequests += 1
             counters.remoteRecords += Int64(summary.records)

@@ -42,6 +42,15 @@ import Testing
         #expect(next == 128 * kib)
     }
 
+    @Test func rereadsKeepTheWindowWithoutRampingIt() {
+        // Concurrent readers of one inode share its window: the same range read four times is one step, not four.
+        var window = ReadAheadWindow()
+        let range: Range<Int64> = (400 << 10)..<(404 << 10)
+        let sizes = (0..<4).map { _ in window.record(range) }
+        #expect(sizes == Array(repeating: 128 << 10, count: 4))
+        #expect(window.record((404 << 10)..<(408 << 10)) == 256 << 10)
+    }
+
     @Test func toleratesReadsArrivingSlightlyOutOfOrder() {
         var window = ReadAheadWindow()
         _ = window.record(0..<(1 << 20))

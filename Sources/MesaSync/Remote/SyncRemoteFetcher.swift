@@ -104,24 +104,33 @@ package struct SyncRemoteFetcher: RemoteFetcher {
     {
         let receiver = ReceiverBox(store: cache)
         var batch: [SyncRecord] = []
+        var batchBytes = 0
         var summary = FetchSummary()
         func flush() async throws(SyncError) {
             let records = batch
             batch.removeAll()
+            batchBytes = 0
             summary.records += records.count
             summary.bytes += records.reduce(0) { $0 + Int64($1.rawLength) }
-            try await pool.run { () throws(SyncError) in
+            let decoded = try await pool.run { () throws(SyncError) -> FetchSummary in
                 do throws(StoreError) {
-                    for record in records { try receiver.receive(try StoredRecord(record)) }
+                    var converted: [StoredRecord] = []
+                    converted.reserveCapacity(records.count)
+                    for record in records { converted.append(try StoredRecord(record)) }
+                    return try receiver.receive(converted)
                 } catch {
                     throw .store(error)
                 }
             }
+            summary.manifests.merge(decoded.manifests) { first, _ in first }
+            summary.trees.merge(decoded.trees) { first, _ in first }
         }
         do {
             for try await record in stream {
+                // Batches of up to 1 MiB or 1,024 records: one pool job and one store lock round each.
                 batch.append(record)
-                if batch.count >= 64 { try await flush() }
+                batchBytes += record.stored.count
+                if batch.count >= 1024 || batchBytes >= 1 << 20 { try await flush() }
             }
         } catch let error as SyncError {
             throw error
@@ -153,28 +162,51 @@ package struct SyncRemoteFetcher: RemoteFetcher {
 
 /// A verifying receiver shared by the batches of one stream (one batch at a time touches it).
 private final class ReceiverBox: @unchecked Sendable {
-    // SAFETY: `store(_:into:operation:)` awaits each batch before starting the next, so `receiver` is never used from
+    // SAFETY: `store(_:into:operation:)` awaits each batch before starting the next, so the box is never used from
     // two threads at once.
-    private var receiver: VerifyingReceiver
     private let store: ContentStore
 
     init(store: ContentStore) {
         self.store = store
-        receiver = VerifyingReceiver(store: store)
     }
 
-    func receive(_ record: StoredRecord) throws(StoreError) {
-        if record.key.kind == .manifest {
-            guard let manifest = Manifest(decoding: try record.decoded()) else {
+    /// Stores one batch of a fetch: chunks, trees and commits verified by hash and stored together (one lock round
+    /// for the batch), then each manifest, verified through its chunks when they are all stored by now, and otherwise
+    /// stored as it decodes (a lazy mount needs sizes and chunk lists before content; every chunk is verified when it
+    /// comes, so no unverified byte is ever served).
+    /// - Returns: the manifests and trees of the batch, decoded.
+    func receive(_ records: [StoredRecord]) throws(StoreError) -> FetchSummary {
+        var decoded = FetchSummary()
+        var hashed: [StoredRecord] = []
+        var manifests: [(record: StoredRecord, chunks: [RecordKey])] = []
+        for record in records {
+            guard record.key.kind == .manifest else {
+                hashed.append(record)
+                continue
+            }
+            guard let manifest = Manifest(decoding: try record.decoded()), let blob = record.key.objectID else {
                 throw .corruptRecord(record.key, reason: "not a valid manifest")
             }
-            if manifest.chunks.allSatisfy({ store.contains(RecordKey(chunk: $0.id)) }) {
-                try store.putVerified(record)
-            } else {
-                try store.putStored(record)
-            }
-            return
+            decoded.manifests[blob] = manifest
+            manifests.append((record, manifest.chunks.map { RecordKey(chunk: $0.id) }))
         }
-        _ = try receiver.receive(record)
+        try store.putVerified(hashed)
+        for record in hashed where record.key.kind == .tree {
+            guard let id = record.key.objectID, let tree = try? StoreObjectSource.decodeTree(try record.decoded(), id: id)
+            else { continue }
+            decoded.trees[id] = tree
+        }
+        guard !manifests.isEmpty else { return decoded }
+        let absent = Set(store.missing(manifests.flatMap(\.chunks)))
+        var unverified: [StoredRecord] = []
+        for (record, chunks) in manifests {
+            if chunks.contains(where: absent.contains) {
+                unverified.append(record)
+            } else {
+                try store.putVerified(record)
+            }
+        }
+        try store.putStored(unverified)
+        return decoded
     }
 }
