@@ -24,6 +24,10 @@ package struct FileHandleID: Hashable, Sendable, CustomStringConvertible {
     package init(_ rawValue: UInt64) { self.rawValue = rawValue }
 
     package var description: String { String(rawValue) }
+
+    /// No handle: the file was opened without one (``FSConfiguration/zeroMessageOpens``), so reads name the inode.
+    /// The handle table never gives out this number.
+    package static let inodeReads = FileHandleID(0)
 }
 
 /// A repository of the mount by its place in the layout: `<mount>/<organization>/<name>`.

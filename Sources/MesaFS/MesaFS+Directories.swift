@@ -5,12 +5,16 @@ import MesaSync
 extension MesaFS {
     /// `opendir`: opens a directory for reading.
     ///
-    /// Valid replies: the handle, ``FSError/notADirectory``, ``FSError/unknownInode(_:)``. No effect on lookup
-    /// counts.
+    /// With ``FSConfiguration/zeroMessageOpens`` no handle is made (``FileHandleID/inodeReads``): MesaFuse tells the
+    /// kernel to stop sending `opendir` and `releasedir`, the kernel caches listings, and `readdir` names the inode
+    /// (``readdir(inode:offset:plus:fill:)``). Valid replies: the handle, ``FSError/notADirectory``,
+    /// ``FSError/unknownInode(_:)``. No effect on lookup counts.
     package func opendir(_ inode: InodeNumber) throws(FSError) -> OpenedHandle {
-        try state.withLock { (state) throws(FSError) -> OpenedHandle in
+        let zeroMessage = configuration.zeroMessageOpens
+        return try state.withLock { (state) throws(FSError) -> OpenedHandle in
             guard let record = state.inodes[inode] else { throw .unknownInode(inode) }
             guard record.content.nodeKind == .directory else { throw .notADirectory }
+            if zeroMessage { return OpenedHandle(handle: .inodeReads, keepCache: true) }
             state.inodes.retainHandle(inode)
             let handle = state.handles.open(.directory(OpenDirectory(inode: inode)))
             return OpenedHandle(handle: handle, keepCache: record.cacheable && record.attached)
@@ -42,14 +46,43 @@ extension MesaFS {
             guard case .directory(let directory) = state.handles[handle] else { throw .unknownHandle(handle) }
             return (directory.inode, directory.listing)
         }
+        try await readdir(inode, handle: handle, kept: kept, offset: offset, plus: plus, fill: fill)
+    }
+
+    /// `readdir` and `readdirplus` of a directory opened without a handle (``FileHandleID/inodeReads``): as
+    /// ``readdir(_:offset:plus:fill:)``, with the listing taken from the directory's current tree at every call.
+    /// A tree is immutable, so offsets stay stable until a remote update changes the directory, which invalidates
+    /// the kernel's cached listing. Valid replies: as the handle form, with ``FSError/unknownInode(_:)`` and
+    /// ``FSError/notADirectory`` for an unknown handle.
+    package func readdir(
+        inode: InodeNumber,
+        offset: Int64,
+        plus: Bool,
+        fill: (DirectoryEntry) -> Bool
+    ) async throws(FSError) {
+        guard offset >= 0 else { throw .invalidArgument("negative directory offset") }
+        guard try record(inode).content.nodeKind == .directory else { throw .notADirectory }
+        try await readdir(inode, handle: nil, kept: nil, offset: offset, plus: plus, fill: fill)
+    }
+
+    private func readdir(
+        _ inode: InodeNumber,
+        handle: FileHandleID?,
+        kept: Listing?,
+        offset: Int64,
+        plus: Bool,
+        fill: (DirectoryEntry) -> Bool
+    ) async throws(FSError) {
         var listing: Listing
         if offset == 0 || kept == nil {
             listing = try await takeListing(of: inode)
             let taken = listing
-            state.withLock { state in
-                if case .directory(var directory) = state.handles[handle] {
-                    directory.listing = taken
-                    state.handles[handle] = .directory(directory)
+            if let handle {
+                state.withLock { state in
+                    if case .directory(var directory) = state.handles[handle] {
+                        directory.listing = taken
+                        state.handles[handle] = .directory(directory)
+                    }
                 }
             }
             if offset == 0 { reportVisit(inode, listing: listing) }

@@ -29,20 +29,31 @@ package struct OpenedHandle: Sendable, Hashable {
     /// Whether the kernel may keep cached pages (files: `keep_cache`) or listings (directories: `cache_readdir`):
     /// true for clean content, which never changes under its inode number.
     package var keepCache: Bool
+
+    /// Whether this is a zero-message open (``FileHandleID/inodeReads``), which MesaFuse answers so that the
+    /// kernel stops sending opens.
+    package var isZeroMessage: Bool { handle == .inodeReads }
 }
 
 extension MesaFS {
     /// `open`: opens a file for reading.
     ///
-    /// The handle pins the blob the inode shows now: it keeps reading that content whatever remote updates happen.
+    /// With ``FSConfiguration/zeroMessageOpens`` the answer is ``FileHandleID/inodeReads``: no handle is made, and
+    /// MesaFuse tells the kernel to stop sending opens (and the flushes and releases that follow them), so a warm
+    /// open costs no request. That keeps the guarantee a handle gives, because a clean inode's number stands for one
+    /// content: a remote update gives the path a new inode, and reads of the old one (``read(inode:offset:size:)``)
+    /// keep returning the content it was opened on. Otherwise the handle pins the blob the inode shows now.
     /// Valid replies: the handle, ``FSError/readOnly`` for any write intent, ``FSError/isADirectory``,
-    /// ``FSError/unknownInode(_:)``. No effect on lookup counts; the inode stays loaded until release.
+    /// ``FSError/unknownInode(_:)``. No effect on lookup counts; a real handle keeps the inode loaded until release.
     package func open(_ inode: InodeNumber, flags: OpenFlags) throws(FSError) -> OpenedHandle {
-        try state.withLock { (state) throws(FSError) -> OpenedHandle in
+        let zeroMessage = configuration.zeroMessageOpens
+        return try state.withLock { (state) throws(FSError) -> OpenedHandle in
             guard let record = state.inodes[inode] else { throw .unknownInode(inode) }
             guard case .clean(let kind, let blob) = record.content, kind.isBlob, let repository = record.repository
             else { throw .isADirectory }
             if flags.modifiesContent { throw .readOnly }
+            state.opens += 1
+            if zeroMessage { return OpenedHandle(handle: .inodeReads, keepCache: true) }
             state.inodes.retainHandle(inode)
             let handle = state.handles.open(.file(OpenFile(inode: inode, blob: blob, repository: repository)))
             return OpenedHandle(handle: handle, keepCache: record.cacheable)
@@ -64,7 +75,31 @@ extension MesaFS {
             state.handles[handle] = .file(file)
             return (file.blob, file.repository, readAhead)
         }
+        return try await read(blob, in: repository, range: range, readAhead: readAhead)
+    }
+
+    /// `read` of a file opened without a handle (``FileHandleID/inodeReads``): the bytes of the content the inode
+    /// number stands for, with a read-ahead window kept on the inode (shared by its readers, as the kernel's page
+    /// cache is). Valid replies: as ``read(_:offset:size:)``, with ``FSError/unknownInode(_:)`` for a handle's
+    /// ``FSError/unknownHandle(_:)`` and ``FSError/isADirectory`` for an inode that is not a file.
+    package func read(inode: InodeNumber, offset: Int64, size: Int) async throws(FSError) -> ByteSlices {
+        guard offset >= 0, size >= 0 else { throw .invalidArgument("negative offset or size") }
+        let range = offset..<(offset + Int64(size))
+        let (blob, repository, readAhead) = try state.withLock {
+            (state) throws(FSError) -> (ObjectID, Int, Int64) in
+            guard let record = state.inodes[inode] else { throw .unknownInode(inode) }
+            guard case .clean(let kind, let blob) = record.content, kind.isBlob, let repository = record.repository
+            else { throw .isADirectory }
+            return (blob, repository, state.inodes.recordRead(inode, range))
+        }
+        return try await read(blob, in: repository, range: range, readAhead: readAhead)
+    }
+
+    private func read(
+        _ blob: ObjectID, in repository: Int, range: Range<Int64>, readAhead: Int64
+    ) async throws(FSError) -> ByteSlices {
         if Task.isCancelled { throw .interrupted }
+        prefetcher.noteContentRead()
         do throws(SyncError) {
             return try await layout.repositories[repository].source.read(blob, range: range, readAhead: readAhead)
         } catch {

@@ -20,8 +20,8 @@ package enum Modification: Sendable {
     case removeDirectory(parent: InodeNumber, name: FileName)
     /// `rename`.
     case rename(parent: InodeNumber, name: FileName, newParent: InodeNumber, newName: FileName)
-    /// `write` on a handle.
-    case write(FileHandleID)
+    /// `write` on a handle, or on the inode of a file opened without one (``FileHandleID/inodeReads``).
+    case write(InodeNumber, handle: FileHandleID)
 }
 
 extension MesaFS {
@@ -38,8 +38,12 @@ extension MesaFS {
         case .rename(let parent, _, let newParent, _):
             _ = try record(parent)
             _ = try record(newParent)
-        case .write(let handle):
-            guard state.withLock({ $0.handles[handle] }) != nil else { throw .unknownHandle(handle) }
+        case .write(let inode, let handle):
+            if handle == .inodeReads {
+                _ = try record(inode)
+            } else if state.withLock({ $0.handles[handle] }) == nil {
+                throw .unknownHandle(handle)
+            }
         }
         throw .readOnly
     }

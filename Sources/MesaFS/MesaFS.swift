@@ -29,6 +29,8 @@ package final class MesaFS: Sendable {
         var handles = HandleTable()
         /// The resolution shown for each layout repository, once resolved.
         var resolutions: [Resolution?]
+        /// File opens served (zero-message ones included: the kernel sends at most one of those).
+        var opens = 0
     }
 
     /// Creates the filesystem of a layout. Nothing is resolved or fetched until the kernel asks.
@@ -154,7 +156,13 @@ package final class MesaFS: Sendable {
             var size: Int64 = 4096
             if entry.kind.isBlob {
                 do throws(SyncError) {
-                    size = try await source.manifest(ofBlob: entry.id).size
+                    if let path = pathInRepository(of: directory.number) {
+                        size = try await source.manifest(
+                            ofBlob: entry.id, at: path + [name], of: layout.repositories[repository].revision
+                        ).size
+                    } else {
+                        size = try await source.manifest(ofBlob: entry.id).size
+                    }
                 } catch {
                     throw FSError(error)
                 }
@@ -162,6 +170,23 @@ package final class MesaFS: Sendable {
             return Child(
                 content: .clean(entry.kind, entry.id), repository: repository, size: size,
                 time: commitTime(ofRepository: repository))
+        }
+    }
+
+    /// The names from a repository's root down to a loaded directory inode (empty for the root itself), or `nil`
+    /// when the chain is not loaded or leaves the repository.
+    func pathInRepository(of directory: InodeNumber) -> [FileName]? {
+        state.withLock { state in
+            var names: [FileName] = []
+            var current = state.inodes[directory]
+            while let record = current {
+                guard let parent = state.inodes[record.parent], record.number != record.parent else { return nil }
+                if case .organization = parent.content { return names.reversed() }
+                guard record.repository != nil else { return nil }
+                names.append(record.name)
+                current = parent
+            }
+            return nil
         }
     }
 
@@ -243,6 +268,8 @@ package final class MesaFS: Sendable {
         package var namedPaths: Int
         /// Open handles.
         package var openHandles: Int
+        /// File `open` requests served this session.
+        package var opens: Int
     }
 
     /// The current counters.
@@ -250,7 +277,7 @@ package final class MesaFS: Sendable {
         state.withLock { state in
             Statistics(
                 loadedInodes: state.inodes.records.count, namedPaths: state.inodes.slotCount,
-                openHandles: state.handles.handles.count)
+                openHandles: state.handles.handles.count, opens: state.opens)
         }
     }
 

@@ -43,9 +43,13 @@ struct FSHarness {
             cacheDirectory: directory)
     }
 
-    static func configuration(prefetch: PrefetchConfiguration = .disabled) -> FSConfiguration {
+    /// Handles by default (most tests are about their semantics); the mount's zero-message opens when asked.
+    static func configuration(
+        prefetch: PrefetchConfiguration = .disabled, zeroMessageOpens: Bool = false
+    ) -> FSConfiguration {
         var configuration = FSConfiguration(uid: 1234, gid: 5678, prefetch: prefetch)
         configuration.mountTime = 1_600_000_000
+        configuration.zeroMessageOpens = zeroMessageOpens
         return configuration
     }
 

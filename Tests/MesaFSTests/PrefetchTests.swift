@@ -28,40 +28,83 @@ import Testing
         let harness = try Self.harness { _ in }
         let fetcher = try #require(harness.fetcher)
         let src = try await harness.lookup("acme/demo/src").attributes.inode
+        // The mount is reading content (one file read on demand), so a directory read brings its small files.
+        let first = try await harness.lookup("acme/demo/src/small-0.txt").attributes.inode
+        #expect(try await harness.read(first).count == 140)
         fetcher.resetCounts()
         _ = try await harness.list(src)
         await harness.fs.prefetcher.idle()
         let counts = fetcher.snapshot
-        // One request for the listed tree itself (a miss), one for everything below it.
-        #expect(counts.calls[.trees] == 2)
-        #expect(counts.records[.tree] == 4)
-        // The six small files come in one batch; the large one does not.
-        let smallChunks = 6
-        #expect(counts.chunkCount == smallChunks)
+        // The listed tree came with the first lookup; one request brings everything below it.
+        #expect(counts.calls[.trees] == 1)
+        #expect(counts.records[.tree] == 3)
+        // The five other small files come in one batch; the large one and the one already read do not.
+        #expect(counts.chunkCount == 5)
         #expect(await harness.fs.prefetcher.statistics.completed >= 2)
 
-        // A walk to the leaf and reads of the small files now cost no request.
+        // A walk to the leaf costs no tree request, and reads of the small files none at all.
         fetcher.resetCounts()
-        let leaf = try await harness.lookup("acme/demo/src/deep/deeper/deepest/leaf.txt").attributes.inode
         let small = try await harness.lookup("acme/demo/src/small-3.txt").attributes.inode
         #expect(try await harness.read(small).count == 140)
-        #expect(fetcher.snapshot.calls[.trees] == nil)
-        #expect(fetcher.snapshot.chunkCount == 0)
+        #expect(fetcher.snapshot.calls.isEmpty)
+        // The leaf's size was not fetched yet: one path lookup brings its manifest and content together, so its
+        // read costs nothing more.
+        let leaf = try await harness.lookup("acme/demo/src/deep/deeper/deepest/leaf.txt").attributes.inode
+        #expect(fetcher.snapshot.calls == [.lookup: 1])
         #expect(try await harness.read(leaf) == Array("leaf\n".utf8))
+        #expect(fetcher.snapshot.calls == [.lookup: 1])
+        #expect(fetcher.snapshot.chunkCount == 1)
     }
 
-    @Test func aRecursiveWalkStreamsItsSubtreeOnce() async throws {
-        let harness = try Self.harness { $0.walkDirectoryCount = 5 }
+    @Test func listingWithoutReadingFetchesNoContent() async throws {
+        // `ls`, `find`, `ls -lR`: directory reads and sizes, no file content.
+        let harness = try Self.harness { _ in }
         let fetcher = try #require(harness.fetcher)
+        let src = try await harness.lookup("acme/demo/src").attributes.inode
+        fetcher.resetCounts()
+        _ = try await harness.list(src, plus: true)
+        await harness.fs.prefetcher.idle()
+        #expect(fetcher.snapshot.calls[.trees] == 2)
+        #expect(fetcher.snapshot.records[.manifest] ?? 0 > 0)
+        #expect(fetcher.snapshot.chunkCount == 0)
+    }
+
+    /// Lists `walk` and its eight subdirectories, as `find` or `grep -r` would, reading each directory's file when
+    /// `reading`.
+    static func walk(_ harness: FSHarness, reading: Bool) async throws {
         let walk = try await harness.lookup("acme/demo/walk").attributes.inode
-        _ = try await harness.list(walk)
+        _ = try await harness.list(walk, plus: true)
         for index in 0..<8 {
             let directory = try await harness.fs.lookup(parent: walk, name: FileName("d\(index)")).attributes.inode
-            _ = try await harness.list(directory)
+            _ = try await harness.list(directory, plus: true)
+            if reading {
+                let file = try await harness.fs.lookup(parent: directory, name: FileName("f.txt")).attributes.inode
+                #expect(try await harness.read(file) == Array("walk \(index)\n".utf8))
+            }
         }
         await harness.fs.prefetcher.idle()
+    }
+
+    @Test func aListingWalkFetchesItsSubtreesManifestsOnceAndNoContent() async throws {
+        let harness = try Self.harness { $0.walkDirectoryCount = 5 }
+        let fetcher = try #require(harness.fetcher)
+        try await Self.walk(harness, reading: false)
+        // One subtree request, for the manifests only.
         #expect(fetcher.snapshot.calls[.subtree] == 1)
-        #expect(await harness.fs.prefetcher.statistics.walksDetected == 1)
+        #expect(fetcher.snapshot.chunkCount == 0)
+        let statistics = await harness.fs.prefetcher.statistics
+        #expect(statistics.walksDetected == 1 && statistics.walksStreamed == 0)
+    }
+
+    @Test func aReadingWalkStreamsItsContentOnceWithoutDuplicates() async throws {
+        let harness = try Self.harness { $0.walkDirectoryCount = 5 }
+        let fetcher = try #require(harness.fetcher)
+        try await Self.walk(harness, reading: true)
+        let statistics = await harness.fs.prefetcher.statistics
+        #expect(statistics.walksDetected == 1 && statistics.walksStreamed == 1)
+        #expect(fetcher.snapshot.calls[.subtree] == 1)
+        // Every file's chunk came exactly once, whether the walker or the stream got to it first.
+        #expect(fetcher.snapshot.chunkCount == 8)
     }
 
     @Test func prefetchBacksOffUnderCachePressure() async throws {

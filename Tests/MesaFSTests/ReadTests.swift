@@ -63,12 +63,17 @@ import Testing
             .makeSymlink(parent: root, name: name, target: [0x61]), .link(file, parent: root, name: name),
             .unlink(parent: root, name: FileName("small.txt")), .removeDirectory(parent: root, name: name),
             .rename(parent: root, name: FileName("small.txt"), newParent: root, newName: name),
+            .write(file, handle: .inodeReads),
         ]
         for modification in modifications {
             #expect(throws: FSError.readOnly) { try harness.fs.modify(modification) }
         }
         let unknown = InodeNumber(999)
         #expect(throws: FSError.unknownInode(unknown)) { try harness.fs.modify(.setAttributes(unknown)) }
+        #expect(throws: FSError.unknownInode(unknown)) { try harness.fs.modify(.write(unknown, handle: .inodeReads)) }
+        #expect(throws: FSError.unknownHandle(FileHandleID(7))) {
+            try harness.fs.modify(.write(file, handle: FileHandleID(7)))
+        }
     }
 
     @Test func extendedAttributesAndStatfs() async throws {
@@ -84,6 +89,33 @@ import Testing
         let statistics = harness.fs.statfs()
         #expect(statistics.maximumNameLength == 255)
         #expect(statistics.freeBlocks == 0)
+    }
+
+    @Test func zeroMessageOpensReadByInode() async throws {
+        let harness = try FSHarness.remote(Self.tree, configuration: FSHarness.configuration(zeroMessageOpens: true))
+        let inode = try await harness.lookup("acme/demo/big.bin").attributes.inode
+        let opened = try harness.fs.open(inode, flags: .readOnly)
+        #expect(opened.handle == .inodeReads)
+        #expect(harness.fs.statistics().openHandles == 0 && harness.fs.statistics().opens == 1)
+        for (offset, size) in [(0, 4096), (65_000, 300_000), (Self.big.count - 10, 4096)] {
+            let data = try await harness.fs.read(inode: inode, offset: Int64(offset), size: size)
+            #expect(data.joined == Array(Self.big[offset..<min(offset + size, Self.big.count)]))
+        }
+        // Sequential reads by inode ramp the read-ahead window as a handle's would: the next chunks are fetched
+        // before they are asked for.
+        var offset = 0
+        while offset < 1 << 20 {
+            _ = try await harness.fs.read(inode: inode, offset: Int64(offset), size: 128 << 10)
+            offset += 128 << 10
+        }
+        #expect(harness.source.statistics().readAheadChunks > 0)
+        // Write intent is still refused, and directories are not files.
+        #expect(throws: FSError.readOnly) { try harness.fs.open(inode, flags: OpenFlags(rawValue: O_WRONLY)) }
+        let root = try await harness.repositoryRoot()
+        await #expect(throws: FSError.isADirectory) { try await harness.fs.read(inode: root, offset: 0, size: 1) }
+        await #expect(throws: FSError.unknownHandle(FileHandleID(99))) {
+            try await harness.fs.read(FileHandleID(99), offset: 0, size: 1)
+        }
     }
 
     @Test func aFailingSourceGivesEIOAtOnce() async throws {

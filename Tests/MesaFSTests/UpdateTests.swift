@@ -75,6 +75,23 @@ import Testing
         #expect(harness.fs.lookupCount(of: a) == nil)
     }
 
+    @Test func zeroMessageOpensKeepTheContentTheyOpened() async throws {
+        let harness = try FSHarness.local(Self.tree, configuration: FSHarness.configuration(zeroMessageOpens: true))
+        let a = try await harness.lookup("acme/demo/a.txt").attributes.inode
+        let opened = try harness.fs.open(a, flags: .readOnly)
+        #expect(opened.isZeroMessage && opened.keepCache)
+        #expect(harness.fs.statistics().openHandles == 0)
+        try harness.fixture.evolve(upserting: FixtureTree(["a.txt": .text("a2\n")]), time: FSHarness.commitTime + 1)
+        _ = try await harness.update()
+        // The kernel still holds the old inode (an open file keeps its lookup): reads by number see the old bytes.
+        #expect(try await harness.fs.read(inode: a, offset: 0, size: 100).joined == Array("a1\n".utf8))
+        let fresh = try await harness.lookup("acme/demo/a.txt").attributes.inode
+        #expect(fresh != a)
+        #expect(try await harness.fs.read(inode: fresh, offset: 0, size: 100).joined == Array("a2\n".utf8))
+        harness.fs.forget(a, count: 1)
+        await #expect(throws: FSError.unknownInode(a)) { try await harness.fs.read(inode: a, offset: 0, size: 1) }
+    }
+
     @Test func removedDirectoriesBecomeEmpty() async throws {
         let harness = try FSHarness.local(Self.tree)
         let dir = try await harness.lookup("acme/demo/dir").attributes.inode

@@ -63,6 +63,8 @@ struct Inode: Sendable {
     /// False for inodes created from a listing that was already out of date (a directory read racing a remote
     /// update): the kernel gets them with no caching.
     var cacheable = true
+    /// The sequential-read detector of reads without a handle (``FileHandleID/inodeReads``).
+    var window = ReadAheadWindow()
 
     /// Whether nothing refers to it any more, so its record can go.
     var isUnreferenced: Bool { lookupCount == 0 && openHandles == 0 && number != .root }

@@ -126,6 +126,12 @@ struct InodeTable: Sendable {
         return evictIfUnreferenced(number)
     }
 
+    /// Records a read without a handle in the inode's read-ahead window.
+    /// - Returns: the bytes to read ahead (0 when the reads are not sequential).
+    mutating func recordRead(_ number: InodeNumber, _ range: Range<Int64>) -> Int64 {
+        records[number]?.window.record(range) ?? 0
+    }
+
     /// Counts an open handle of an inode.
     mutating func retainHandle(_ number: InodeNumber) {
         records[number]?.openHandles += 1

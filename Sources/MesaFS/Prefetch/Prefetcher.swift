@@ -4,12 +4,16 @@ import Synchronization
 
 // The prefetch scheduler (DESIGN.md section 5, "Prefetch").
 //
-// MesaFS reports every directory read (readdir at offset 0) without waiting for the scheduler. For each one it
-// asks the repository's object source for: (1) the trees below the directory, in bulk, to the configured depth,
-// unless an earlier request for an ancestor already covered them; (2) the manifests of the directory's files in one
-// request, then the chunks of those up to `smallFileBytes` (at most `directoryByteBudget` in all) in one more;
-// (3) when the walk detector sees a recursive walk, the whole subtree's content streamed within a byte budget, once
-// per subtree. Requests run as tasks, at most `maxConcurrency` at once; a request over that is dropped rather than
+// MesaFS reports every directory read (readdir at offset 0) without waiting for the scheduler, and counts every
+// file read that reaches it (the kernel's page cache missed). For each directory read it asks the repository's
+// object source for: (1) the trees below the directory, in bulk, to the configured depth, unless an earlier request
+// for an ancestor already covered them; (2) when the mount is reading content (file reads since the previous
+// directory read, or within the walk window), the chunks of the directory's files up to `smallFileBytes` (at most
+// `directoryByteBudget` in all) in one batch; (3) when the walk detector sees a recursive walk, the manifests of
+// the whole subtree in one request at once (what `find` and `ls -lR` need), and, once the walk reads content (as
+// `grep -r` and `tar` do), the subtree's content streamed in walk order within a byte budget, once per subtree.
+// Gating content on reads keeps a listing walk from pulling the repository's bytes over the link it needs for
+// metadata. Requests run as tasks, at most `maxConcurrency` at once; a request over that is dropped rather than
 // queued (the reader that wanted it will fetch on demand), and nothing is requested while the disk cache is above
 // its pressure limit. State lives in this actor because only async code touches it (STYLE.md section 5.6).
 
@@ -43,8 +47,10 @@ package struct PrefetchStatistics: Sendable, Hashable, Codable {
     package var droppedBusy = 0
     /// Directory reads that requested nothing because the cache was above its pressure limit.
     package var skippedForPressure = 0
-    /// Recursive walks detected (each streams its subtree once).
+    /// Recursive walks detected (each fetches its subtree's manifests once).
     package var walksDetected = 0
+    /// Detected walks whose content was streamed (they read files).
+    package var walksStreamed = 0
     /// Records the requests brought in.
     package var records = 0
     /// Their bytes.
@@ -62,7 +68,16 @@ package actor Prefetcher {
     package let configuration: PrefetchConfiguration
     private var walks: WalkDetector
     private var requestedTrees: [InodeNumber: Depth] = [:]
-    private var streamedSubtrees: Set<ObjectID> = []
+    private var walkedSubtrees: Set<ObjectID> = []
+    /// When each directory was last listed (to find where a detected walk started).
+    private var listedAt: [InodeNumber: ContinuousClock.Instant] = [:]
+    /// Detected walks whose content waits for the walk to read a file: the subtree and its source.
+    private var walksAwaitingContent: [ObjectID: any ObjectSource] = [:]
+    /// The manifests request of each detected walk, which its content stream waits for.
+    private var walkManifests: [ObjectID: Task<Void, Never>] = [:]
+    private nonisolated let contentReads = Atomic<Int>(0)
+    private var contentReadsSeen = 0
+    private var lastContentRead: ContinuousClock.Instant?
     private var running: [Int: Task<Void, Never>] = [:]
     private var nextTask = 0
     private nonisolated let pending = Atomic<Int>(0)
@@ -73,6 +88,11 @@ package actor Prefetcher {
     package init(configuration: PrefetchConfiguration) {
         self.configuration = configuration
         walks = WalkDetector(threshold: configuration.walkDirectoryCount, window: configuration.walkWindow)
+    }
+
+    /// Counts a file read that reached the filesystem (no locks, no waiting: called on every read).
+    package nonisolated func noteContentRead() {
+        contentReads.add(1, ordering: .relaxed)
     }
 
     /// Reports a directory read without waiting: the scheduler handles it on its own time.
@@ -97,20 +117,52 @@ package actor Prefetcher {
             if requestedTrees.count > 100_000 { requestedTrees = [:] }
             start(.trees(below: directory.tree, depth: configuration.maxDepth), on: visit.source)
         }
+        let reads = contentReads.load(ordering: .relaxed)
+        if reads != contentReadsSeen {
+            contentReadsSeen = reads
+            lastContentRead = now
+        }
+        let readingContent = lastContentRead.map { now - $0 <= configuration.walkWindow } ?? false
         let files = visit.listing.entries.filter { $0.kind == .regular || $0.kind == .executable }.map(\.id)
-        if !files.isEmpty {
+        if readingContent, !files.isEmpty {
             let request = PrefetchRequest.files(
                 files, maxFileBytes: configuration.smallFileBytes, maxBytes: configuration.directoryByteBudget)
             start(request, on: visit.source)
         }
-        if let root = walks.record(visit.chain.map(\.inode), at: now), let link = visit.chain.first(where: {
-            $0.inode == root.last
-        }), streamedSubtrees.insert(link.tree).inserted {
-            statistics.walksDetected += 1
-            let request = PrefetchRequest.subtree(
-                link.tree, maxBytes: configuration.walkByteBudget, maxFileBytes: configuration.walkMaxFileBytes)
-            start(request, on: visit.source)
+        listedAt[directory.inode] = now
+        if listedAt.count > 100_000 { listedAt = listedAt.filter { now - $0.value <= configuration.walkWindow } }
+        if let root = walks.record(visit.chain.map(\.inode), at: now),
+            var index = visit.chain.firstIndex(where: { $0.inode == root.last })
+        {
+            // The detector sees the walk's recent directories; the walk started higher up if the directories above
+            // were listed just before (`find .` at the repository root lists the root, then dives).
+            while index > 0, let listed = listedAt[visit.chain[index - 1].inode],
+                now - listed <= configuration.walkWindow
+            {
+                index -= 1
+            }
+            if !visit.chain[...index].contains(where: { walkedSubtrees.contains($0.tree) }) {
+                startWalk(visit.chain[index], source: visit.source)
+            }
         }
+        if readingContent {
+            for (tree, source) in walksAwaitingContent {
+                walksAwaitingContent[tree] = nil
+                statistics.walksStreamed += 1
+                let manifests = walkManifests.removeValue(forKey: tree)
+                let request = PrefetchRequest.subtree(
+                    tree, maxBytes: configuration.walkByteBudget, maxFileBytes: configuration.walkMaxFileBytes)
+                start(request, on: source, evenWhenBusy: true, after: manifests)
+            }
+        }
+    }
+
+    /// A detected walk under `link`: its manifests at once, its content once it reads files.
+    private func startWalk(_ link: DirectoryVisit.Link, source: any ObjectSource) {
+        walkedSubtrees.insert(link.tree)
+        statistics.walksDetected += 1
+        walkManifests[link.tree] = start(.manifests(below: link.tree), on: source, evenWhenBusy: true)
+        walksAwaitingContent[link.tree] = source
     }
 
     /// Waits until every reported visit was handled and no request is running (tests; shutdown).
@@ -140,15 +192,22 @@ package actor Prefetcher {
         return false
     }
 
-    private func start(_ request: PrefetchRequest, on source: any ObjectSource) {
-        guard running.count < configuration.maxConcurrency else {
+    /// Starts a request as a task, unless `maxConcurrency` are running (a walk's requests start regardless: they
+    /// replace many directory requests). A request given `after` starts once that task finished.
+    @discardableResult
+    private func start(
+        _ request: PrefetchRequest, on source: any ObjectSource, evenWhenBusy: Bool = false,
+        after predecessor: Task<Void, Never>? = nil
+    ) -> Task<Void, Never>? {
+        guard evenWhenBusy || running.count < configuration.maxConcurrency else {
             statistics.droppedBusy += 1
-            return
+            return nil
         }
         let id = nextTask
         nextTask += 1
         statistics.started += 1
-        running[id] = Task {
+        let task = Task {
+            await predecessor?.value
             let outcome: Result<FetchSummary, SyncError>
             do throws(SyncError) {
                 outcome = .success(try await source.prefetch(request))
@@ -157,6 +216,8 @@ package actor Prefetcher {
             }
             self.finished(id, outcome)
         }
+        running[id] = task
+        return task
     }
 
     private func finished(_ id: Int, _ outcome: Result<FetchSummary, SyncError>) {
