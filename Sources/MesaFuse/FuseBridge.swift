@@ -107,6 +107,9 @@ final class FuseBridge: Sendable {
     let configuration: FuseConfiguration
     let requests = InFlightRequests()
     private let sequence = Atomic<UInt64>(0)
+
+    /// Requests dispatched so far.
+    var requestsReceived: UInt64 { sequence.load(ordering: .relaxed) }
     private let reportedUnsupported = Mutex<Set<String>>([])
     private let initialized = Atomic<Bool>(false)
     private let afterInitialization = Mutex<(@Sendable () -> Void)?>(nil)
@@ -167,18 +170,22 @@ final class FuseBridge: Sendable {
                     self.fail(reply, error, context)
                 }
             }
-        case .read(_, let file, let offset, let size):
+        case .read(let inode, let file, let offset, let size):
             spawn(handle, context) { (reply: consuming FuseReply) in
                 do throws(FSError) {
-                    let data = try await fs.read(file, offset: offset, size: size)
+                    let data =
+                        file == .inodeReads
+                        ? try await fs.read(inode: inode, offset: offset, size: size)
+                        : try await fs.read(file, offset: offset, size: size)
                     reply.data(data)
                 } catch {
                     self.fail(reply, error, context)
                 }
             }
-        case .readdir(_, let directory, let offset, let size, let plus):
+        case .readdir(let inode, let directory, let offset, let size, let plus):
             spawn(handle, context) { (reply: consuming FuseReply) in
-                await self.readdir(reply, directory: directory, offset: offset, size: size, plus: plus, context)
+                await self.readdir(
+                    reply, inode: inode, directory: directory, offset: offset, size: size, plus: plus, context)
             }
         case .forget(let inode, let count):
             fs.forget(inode, count: count)
@@ -198,7 +205,7 @@ final class FuseBridge: Sendable {
             let reply = FuseReply(adopting: handle)
             do throws(FSError) {
                 let opened = try fs.open(inode, flags: OpenFlags(rawValue: flags))
-                reply.opened(opened, directory: false)
+                if opened.isZeroMessage { reply.zeroMessageOpen() } else { reply.opened(opened, directory: false) }
             } catch {
                 fail(reply, error, context)
             }
@@ -206,11 +213,15 @@ final class FuseBridge: Sendable {
             let reply = FuseReply(adopting: handle)
             do throws(FSError) {
                 let opened = try fs.opendir(inode)
-                reply.opened(opened, directory: true)
+                if opened.isZeroMessage { reply.zeroMessageOpen() } else { reply.opened(opened, directory: true) }
             } catch {
                 fail(reply, error, context)
             }
-        case .flush, .fsync:
+        case .flush:
+            // With zero-message opens there is nothing to flush: ENOSYS makes the kernel stop sending flushes.
+            let reply = FuseReply(adopting: handle)
+            if fs.configuration.zeroMessageOpens { reply.error(.noFunction) } else { reply.success() }
+        case .fsync:
             FuseReply(adopting: handle).success()
         case .release(let file):
             fs.release(file)
@@ -291,6 +302,7 @@ final class FuseBridge: Sendable {
 
     private func readdir(
         _ reply: consuming FuseReply,
+        inode: InodeNumber,
         directory: FileHandleID,
         offset: Int64,
         size: Int,
@@ -303,12 +315,17 @@ final class FuseBridge: Sendable {
         let capacity = max(size, 0)
         var used = 0
         do throws(FSError) {
-            try await fs.readdir(directory, offset: offset, plus: plus) { entry in
+            let fill = { (entry: DirectoryEntry) -> Bool in
                 guard let added = FuseDirectoryBuffer.add(entry, plus: plus, request: request, into: buffer,
                     capacity: capacity, at: used)
                 else { return false }
                 used += added
                 return true
+            }
+            if directory == .inodeReads {
+                try await fs.readdir(inode: inode, offset: offset, plus: plus, fill: fill)
+            } else {
+                try await fs.readdir(directory, offset: offset, plus: plus, fill: fill)
             }
             reply.buffer(UnsafeRawBufferPointer(rebasing: buffer[0..<used]))
         } catch {

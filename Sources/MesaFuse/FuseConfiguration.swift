@@ -28,9 +28,22 @@ package struct FuseConfiguration: Sendable, Hashable {
     /// Creates the defaults.
     package init() {}
 
+    /// Mount with `noatime`: reads do not update access times, so the kernel does not drop a file's cached
+    /// attributes after each read and ask again on the next `stat` (a warm `grep -r` would cost a `getattr` per
+    /// file). Clean content has no access time of its own to keep.
+    package var noAccessTime = true
+
+    /// Mount read-only (`ro`): the kernel refuses writes itself (EROFS) and, knowing nothing can change the files'
+    /// times, stops dropping a file's cached access time after every read; otherwise each file read since its last
+    /// `stat` costs a `getattr` at the next one (a second `grep -r` would pay one per file). `mesa mount` sets it
+    /// while MesaFS has no write path.
+    package var readOnly = false
+
     /// The `-o` mount options.
     var mountOptions: [String] {
         var options = ["fsname=\(fileSystemName)", "subtype=\(subtype)"]
+        if noAccessTime { options.append("noatime") }
+        if readOnly { options.append("ro") }
         if allowOther { options.append("allow_other") }
         if defaultPermissions { options.append("default_permissions") }
         return options

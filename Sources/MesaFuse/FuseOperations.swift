@@ -129,9 +129,9 @@ enum FuseOperations {
 
     static let write: @convention(c) (
         fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, Int, off_t, UnsafeMutablePointer<fuse_file_info>?
-    ) -> Void = { request, _, _, _, _, info in
+    ) -> Void = { request, inode, _, _, _, info in
         guard let request, let bridge = FuseBridge.of(request) else { return }
-        let modification = Modification.write(FileHandleID(info?.pointee.fh ?? 0))
+        let modification = Modification.write(InodeNumber(inode), handle: FileHandleID(info?.pointee.fh ?? 0))
         bridge.dispatch(FuseRequestHandle(request), .modify(modification, name: "write"))
     }
 

@@ -80,6 +80,13 @@ struct FuseReply: ~Copyable {
         _ = fuse_reply_attr(request, &attributes, entry.timeout)
     }
 
+    /// Replies to a file `open` that needs no handle (``MesaFS/OpenedHandle/isZeroMessage``): ENOSYS, which the kernel
+    /// (since 3.19 with FUSE_NO_OPEN_SUPPORT) takes as success with `keep_cache`, and from then on opens every file
+    /// of this mount without asking, reading with handle 0 and sending no `release`.
+    consuming func zeroMessageOpen() {
+        error(.noFunction)
+    }
+
     /// Replies to `open` and `opendir` (`fuse_reply_open`): the handle and, for clean content, `keep_cache`
     /// (and `cache_readdir` for directories). The kernel (since 4.20) honours `keep_cache` on directories too: without
     /// it every `opendir` drops the cached listing, whatever fuse_common.h says.

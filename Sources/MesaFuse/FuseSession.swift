@@ -355,6 +355,9 @@ package final class FuseSession: Sendable {
 
     /// Requests answered by Tasks that have not finished (for tests and `mesa stats`).
     package var requestsInFlight: Int { bridge.requests.count }
+
+    /// Requests the kernel sent this session (every operation, forgets included).
+    package var requestsReceived: UInt64 { bridge.requestsReceived }
 }
 
 /// The session pointer and the bridge's retain, owned by this session.

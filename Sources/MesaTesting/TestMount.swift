@@ -124,6 +124,7 @@ package func withTestMount<Result: Sendable>(
     var logger = Logger(label: "mesa.fuse.test")
     logger.logLevel = ProcessInfo.processInfo.environment["MESA_TEST_LOG"] == "1" ? .trace : .error
     var fuseConfiguration = FuseConfiguration()
+    fuseConfiguration.readOnly = true  // as `mesa mount` does while MesaFS has no write path
     fuseConfiguration.debug = ProcessInfo.processInfo.environment["MESA_FUSE_DEBUG"] == "1"
     let session = try await FuseSession.mount(fs, at: mountPoint, configuration: fuseConfiguration, logger: logger)
     do {

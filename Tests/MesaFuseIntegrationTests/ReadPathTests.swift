@@ -122,6 +122,25 @@ struct ReadPathTests {
         }
     }
 
+    @Test func opensAreZeroMessageAndReadsStayCorrect() async throws {
+        let expected = try TemporaryDirectory(prefix: "mesa-expected")
+        try Fixtures.materialize(Fixtures.tree, at: expected.path)
+        try await withTestMount(Fixtures.tree) { mount in
+            // Every file read twice (a cold and a warm pass): the kernel asks for one open at most, then opens every
+            // file itself, and sends no flush or release.
+            for _ in 0..<2 {
+                let diff = try await mount.run("diff", "-r", "--no-dereference", expected.path, mount.repositoryPath)
+                #expect(diff.status == 0, "\(diff.output)\(diff.error)")
+            }
+            let statistics = mount.fs.statistics()
+            #expect(statistics.opens == 1, "the kernel sent \(statistics.opens) opens")
+            #expect(statistics.openHandles == 0)
+            // Write intent is refused by the writes themselves now that opens are the kernel's.
+            let write = try await mount.run("sh", "-c", "echo x >> README.md", in: mount.repositoryPath)
+            #expect(write.status != 0 && write.error.contains("Read-only file system"), "\(write.error)")
+        }
+    }
+
     @Test func theReadAheadIsRaisedAfterMounting() async throws {
         try await withTestMount(Fixtures.tree) { mount in
             let device = try #require(mount.session.device)

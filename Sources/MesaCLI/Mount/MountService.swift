@@ -99,7 +99,12 @@ final class MountService: Sendable {
         prefetch.maxConcurrency = configuration.prefetchMaxConcurrency
         prefetch.cachePressureLimit = configuration.prefetchCachePressureLimit
         let fs = MesaFS(layout: layout, configuration: FSConfiguration(uid: configuration.uid, gid: configuration.gid, prefetch: prefetch))
-        let session = try await FuseSession.mount(fs, at: configuration.mountPoint, logger: logger)
+        var fuseConfiguration = FuseConfiguration()
+        // MesaFS answers every write with EROFS until the write path lands; saying so to the kernel spares a
+        // getattr per file read (see FuseConfiguration.readOnly).
+        fuseConfiguration.readOnly = true
+        let session = try await FuseSession.mount(
+            fs, at: configuration.mountPoint, configuration: fuseConfiguration, logger: logger)
         try session.start()
 
         let socketPath = configuration.runtimeDirectory + "/control.sock"
@@ -194,6 +199,7 @@ final class MountService: Sendable {
                     "remote_records": "\(totals.remoteRecords)", "remote_bytes": "\(totals.remoteBytes)",
                     "prefetches": "\(totals.prefetches)", "memory_bytes": "\(totals.memoryBytes)",
                     "loaded_inodes": "\(fsStatistics.loadedInodes)", "open_handles": "\(fsStatistics.openHandles)",
+                    "opens": "\(fsStatistics.opens)", "fuse_requests": "\(session.requestsReceived)",
                 ])
         case "sync":
             return ControlResponse(ok: true, message: "nothing to upload: this mount is read-only for now", details: nil)
