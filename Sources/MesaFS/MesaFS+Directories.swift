@@ -105,6 +105,47 @@ extension MesaFS {
         }
     }
 
+    /// `readdir`/`readdirplus` of a directory opened without a handle, answered at once when its tree and (for
+    /// `plus`) the sizes of the entries in the window are in memory; `false` when something must be awaited (the
+    /// caller then awaits ``readdir(inode:offset:plus:fill:)``, which gives the same answer). Never blocks:
+    /// MesaFuse calls it on the FUSE thread.
+    package func readdirIfInMemory(
+        inode: InodeNumber, offset: Int64, plus: Bool, fill: (DirectoryEntry) -> Bool
+    ) -> Bool {
+        guard offset >= 0, let record = try? record(inode), record.attached,
+            case .clean(.directory, let tree) = record.content, let repository = record.repository
+        else { return false }
+        let source = layout.repositories[repository].source
+        guard let sourceTree = source.cachedTree(tree) else { return false }
+        let listing = listing(of: sourceTree, content: record.content, repository: repository)
+        let first = Int(min(offset, Int64(listing.items.count + 2)))
+        let window = first..<min(listing.items.count + 2, first + 512)
+        var sizes: [ObjectID: Int64] = [:]
+        if plus {
+            for position in window where position >= 2 {
+                guard case .clean(let kind, let id) = listing.items[position - 2].content, kind.isBlob else { continue }
+                guard let manifest = source.cachedManifest(id) else { return false }
+                sizes[id] = manifest.size
+            }
+        }
+        if offset == 0 { reportVisit(inode, listing: listing) }
+        state.withLock { state in
+            fillEntries(
+                state: &state, directory: inode, listing: listing, from: first, to: window.upperBound, plus: plus,
+                sizes: sizes, fill: fill)
+        }
+        return true
+    }
+
+    /// A directory's listing from its tree.
+    private func listing(of tree: SourceTree, content: InodeContent, repository: Int) -> Listing {
+        let time = commitTime(ofRepository: repository)
+        let items = tree.entries.map {
+            Listing.Item(name: $0.name, content: .clean($0.kind, $0.id), repository: repository, modificationTime: time)
+        }
+        return Listing(content: content, items: items)
+    }
+
     /// The sizes of the files and links among `positions` of a listing (one batch from the source).
     private func blobSizes(of listing: Listing, positions: Range<Int>) async throws(FSError) -> [ObjectID: Int64] {
         var blobs: [Int: [ObjectID]] = [:]
@@ -226,12 +267,7 @@ extension MesaFS {
             } catch {
                 throw FSError(error)
             }
-            let time = commitTime(ofRepository: repository)
-            let items = listing.entries.map {
-                Listing.Item(
-                    name: $0.name, content: .clean($0.kind, $0.id), repository: repository, modificationTime: time)
-            }
-            return Listing(content: record.content, items: items)
+            return self.listing(of: listing, content: record.content, repository: repository)
         }
     }
 

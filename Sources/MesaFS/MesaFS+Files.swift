@@ -95,6 +95,41 @@ extension MesaFS {
         return try await read(blob, in: repository, range: range, readAhead: readAhead)
     }
 
+    /// A `read` answered from memory at once when the content is there (``ObjectSource/readIfInMemory(_:range:readAhead:)``),
+    /// else `nil` (the caller then awaits ``read(_:offset:size:)`` or ``read(inode:offset:size:)``). Never blocks:
+    /// MesaFuse calls it on the FUSE thread. Records the read in the read-ahead window as the awaited forms do, so
+    /// it must be followed by one of them only when it returned `nil`.
+    package func readIfInMemory(inode: InodeNumber, handle: FileHandleID, offset: Int64, size: Int) -> ByteSlices? {
+        guard offset >= 0, size >= 0 else { return nil }
+        let range = offset..<(offset + Int64(size))
+        let target = state.withLock { state -> (ObjectID, Int, ReadAheadWindow)? in
+            if handle == .inodeReads {
+                guard let record = state.inodes[inode], case .clean(let kind, let blob) = record.content, kind.isBlob,
+                    let repository = record.repository
+                else { return nil }
+                return (blob, repository, record.window)
+            }
+            guard case .file(let file) = state.handles[handle] else { return nil }
+            return (file.blob, file.repository, file.window)
+        }
+        guard let (blob, repository, window) = target else { return nil }
+        var probe = window
+        let readAhead = probe.record(range)
+        guard let data = layout.repositories[repository].source.readIfInMemory(blob, range: range, readAhead: readAhead)
+        else { return nil }
+        // Served: now the window moves (a miss leaves it to the awaited read, which records the same range).
+        state.withLock { state in
+            if handle == .inodeReads {
+                _ = state.inodes.recordRead(inode, range)
+            } else if case .file(var file) = state.handles[handle] {
+                _ = file.window.record(range)
+                state.handles[handle] = .file(file)
+            }
+        }
+        prefetcher.noteContentRead()
+        return data
+    }
+
     private func read(
         _ blob: ObjectID, in repository: Int, range: Range<Int64>, readAhead: Int64
     ) async throws(FSError) -> ByteSlices {

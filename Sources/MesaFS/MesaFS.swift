@@ -190,6 +190,16 @@ package final class MesaFS: Sendable {
         }
     }
 
+    /// Resolves every repository's revision now, concurrently: `mesa mount` does this before it reports ready, so
+    /// the first access of a repository costs no round trip. A failure is left for that first access to report.
+    package func resolveRepositories() async {
+        await withTaskGroup(of: Void.self) { group in
+            for index in layout.repositories.indices {
+                group.addTask { _ = try? await self.resolution(ofRepository: index) }
+            }
+        }
+    }
+
     /// The revision shown for a repository, resolved on first use.
     func resolution(ofRepository index: Int) async throws(FSError) -> Resolution {
         if let resolution = state.withLock({ $0.resolutions[index] }) { return resolution }

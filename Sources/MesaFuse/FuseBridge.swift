@@ -12,8 +12,8 @@ import Glibc
 // The bridge between libfuse's worker threads and MesaFS (STYLE.md section 5).
 //
 // A C callback (FuseOperations) copies its arguments into a FuseOperation and calls `dispatch` on the FUSE thread.
-// Requests served from memory without blocking (getattr, open, opendir, release, forget, statfs, xattr calls and
-// every refused write) are answered right there. Requests that may wait for content (lookup, readlink, read,
+// Requests served from memory without blocking (getattr, open, opendir, release, forget, statfs, xattr calls,
+// every refused write, and a read whose manifest and chunks are all in memory) are answered right there. Requests that may wait for content (lookup, readlink, read,
 // readdir) get a Task each: `dispatch` registers the request in the in-flight table, registers the interrupt
 // callback, starts the Task and returns, so a FUSE thread never waits on Swift concurrency and libfuse's small
 // pool stays free. The Task adopts the request into a noncopyable FuseReply and answers it exactly once.
@@ -171,6 +171,10 @@ final class FuseBridge: Sendable {
                 }
             }
         case .read(let inode, let file, let offset, let size):
+            if let data = fs.readIfInMemory(inode: inode, handle: file, offset: offset, size: size) {
+                FuseReply(adopting: handle).data(data)
+                return
+            }
             spawn(handle, context) { (reply: consuming FuseReply) in
                 do throws(FSError) {
                     let data =
@@ -183,6 +187,9 @@ final class FuseBridge: Sendable {
                 }
             }
         case .readdir(let inode, let directory, let offset, let size, let plus):
+            if directory == .inodeReads, readdirIfInMemory(handle, inode: inode, offset: offset, size: size, plus: plus) {
+                return
+            }
             spawn(handle, context) { (reply: consuming FuseReply) in
                 await self.readdir(
                     reply, inode: inode, directory: directory, offset: offset, size: size, plus: plus, context)
@@ -299,6 +306,28 @@ final class FuseBridge: Sendable {
     }
 
     // MARK: Replies
+
+    /// Answers a handle-less `readdir` from memory when MesaFS can (see `MesaFS.readdirIfInMemory`); `false` leaves
+    /// the request unanswered for the awaited path.
+    private func readdirIfInMemory(
+        _ handle: FuseRequestHandle, inode: InodeNumber, offset: Int64, size: Int, plus: Bool
+    ) -> Bool {
+        let request = handle.request
+        let capacity = max(size, 0)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(size, 1), alignment: 8)
+        defer { buffer.deallocate() }
+        var used = 0
+        let answered = fs.readdirIfInMemory(inode: inode, offset: offset, plus: plus) { entry in
+            guard let added = FuseDirectoryBuffer.add(entry, plus: plus, request: request, into: buffer,
+                capacity: capacity, at: used)
+            else { return false }
+            used += added
+            return true
+        }
+        guard answered else { return false }
+        FuseReply(adopting: handle).buffer(UnsafeRawBufferPointer(rebasing: buffer[0..<used]))
+        return true
+    }
 
     private func readdir(
         _ reply: consuming FuseReply,

@@ -13,14 +13,23 @@ package struct StoredRecord: Sendable, Equatable {
     /// The uncompressed length.
     package var rawLength: UInt32
     /// The stored (possibly compressed) bytes.
-    package var stored: [UInt8]
+    package var stored: [UInt8] { didSet { checksum = nil } }
+    /// The CRC-32C of ``stored`` when already known (read from a verified record, or verified in transit), so
+    /// storing it does not compute it again; `nil` to compute. Cleared whenever `stored` changes.
+    package var checksum: UInt32?
 
     /// Creates a stored record.
-    package init(key: RecordKey, codec: Codec, rawLength: UInt32, stored: [UInt8]) {
+    package init(key: RecordKey, codec: Codec, rawLength: UInt32, stored: [UInt8], checksum: UInt32? = nil) {
         self.key = key
         self.codec = codec
         self.rawLength = rawLength
         self.stored = stored
+        self.checksum = checksum
+    }
+
+    /// Records are equal when their contents are; a known checksum is only a cache.
+    package static func == (lhs: StoredRecord, rhs: StoredRecord) -> Bool {
+        lhs.key == rhs.key && lhs.codec == rhs.codec && lhs.rawLength == rhs.rawLength && lhs.stored == rhs.stored
     }
 
     /// The uncompressed bytes.
@@ -37,10 +46,13 @@ extension ContentStore {
     package func stored(_ key: RecordKey) throws(StoreError) -> StoredRecord {
         let (location, segment) = try locate(key)
         let record = try segment.file.read(count: Int(location.recordSize(kind: key.kind)), at: location.offset)
-        let payload = try record.withBytes { (raw) throws(StoreError) in
-            Array(try verifiedPayload(key, location: location, record: raw))
+        let (payload, checksum) = try record.withBytes { (raw) throws(StoreError) -> ([UInt8], UInt32?) in
+            let payload = Array(try verifiedPayload(key, location: location, record: raw))
+            // Verified just now: the header's checksum is the payload's.
+            return (payload, (try? RecordHeader(decoding: raw))?.payloadChecksum)
         }
-        return StoredRecord(key: key, codec: location.codec, rawLength: location.rawLength, stored: payload)
+        return StoredRecord(
+            key: key, codec: location.codec, rawLength: location.rawLength, stored: payload, checksum: checksum)
     }
 
     /// Stores a record in the form given, without recompressing it. The caller has verified that the content
@@ -58,14 +70,15 @@ extension ContentStore {
     @discardableResult
     package func putStored(_ records: [StoredRecord]) throws(StoreError) -> Int {
         guard !records.isEmpty else { return 0 }
-        var encoded: [(header: RecordHeader, bytes: [UInt8])] = []
+        var encoded: [(header: RecordHeader, head: [UInt8], payload: [UInt8])] = []
         encoded.reserveCapacity(records.count)
         for record in records {
             guard record.stored.count <= Int(UInt32.max) else { throw .invalidArgument("a record holds at most 4 GiB") }
             let header = RecordHeader(
                 key: record.key, codec: record.codec, rawLength: record.rawLength,
-                storedLength: UInt32(record.stored.count), payloadChecksum: CRC32C.checksum(record.stored))
-            encoded.append((header, header.encoded() + record.stored))
+                storedLength: UInt32(record.stored.count),
+                payloadChecksum: record.checksum ?? CRC32C.checksum(record.stored))
+            encoded.append((header, header.encoded(), record.stored))
         }
         let stored = try append(records: encoded)
         if stored > 0, configuration.maxUnpinnedBytes != nil { try evictIfNeeded() }
@@ -78,15 +91,21 @@ extension ContentStore {
     /// - Returns: how many records were new.
     /// - Throws: ``StoreError/corruptRecord(_:reason:)`` for the first record that fails; nothing of the batch is
     ///   stored then.
+    /// - Parameter verified: sees each record's decompressed bytes once they are verified (a fetch keeps chunks
+    ///   and trees it is about to use instead of reading them back).
     @discardableResult
-    package func putVerified(_ records: [StoredRecord]) throws(StoreError) -> Int {
+    package func putVerified(
+        _ records: [StoredRecord], verified: (RecordKey, [UInt8]) -> Void = { _, _ in }
+    ) throws(StoreError) -> Int {
         for record in records {
             guard record.key.kind != .manifest else {
                 throw .invalidArgument("manifests are verified one by one, through their chunks")
             }
-            if let reason = try idMismatch(record.key, try record.decoded()) {
+            let bytes = try record.decoded()
+            if let reason = try idMismatch(record.key, bytes) {
                 throw .corruptRecord(record.key, reason: reason)
             }
+            verified(record.key, bytes)
         }
         return try putStored(records)
     }

@@ -282,42 +282,51 @@ package final class ContentStore: Sendable {
         }
     }
 
-    /// Appends encoded records in one lock round: those already present are skipped, the rest go to the active
-    /// segment in as few writes as segment boundaries allow.
+    /// Appends encoded records (header bytes and payload apart, so a large payload is written from its own buffer
+    /// without being copied) in one lock round: those already present are skipped; small records are gathered into
+    /// one write, large ones written directly, and the segment is sealed when the next record would not fit.
     /// - Returns: how many were appended.
-    func append(records: [(header: RecordHeader, bytes: [UInt8])]) throws(StoreError) -> Int {
+    func append(records: [(header: RecordHeader, head: [UInt8], payload: [UInt8])]) throws(StoreError) -> Int {
         try state.withLock { (state) throws(StoreError) -> Int in
             guard !state.closed else { throw .closed }
             var appended = 0
             var run: [UInt8] = []
             var runHeaders: [RecordHeader] = []
+            func place(_ header: RecordHeader, _ state: inout State) {
+                let location = RecordLocation(
+                    segment: state.active.number, offset: state.activeEnd, codec: header.codec,
+                    rawLength: header.rawLength, storedLength: header.storedLength)
+                state.activeEnd += location.recordSize(kind: header.key.kind)
+                state.insert(header.key, at: location)
+            }
             func writeRun(_ state: inout State) throws(StoreError) {
                 guard !run.isEmpty else { return }
-                try run.withBytes { (raw) throws(StoreError) in try state.active.file.write(raw, at: state.activeEnd) }
-                var offset = state.activeEnd
-                for header in runHeaders {
-                    let location = RecordLocation(
-                        segment: state.active.number, offset: offset, codec: header.codec,
-                        rawLength: header.rawLength, storedLength: header.storedLength)
-                    offset += location.recordSize(kind: header.key.kind)
-                    state.insert(header.key, at: location)
-                }
-                state.activeEnd = offset
+                try state.active.file.write(run, at: state.activeEnd)
+                for header in runHeaders { place(header, &state) }
                 run.removeAll(keepingCapacity: true)
                 runHeaders.removeAll(keepingCapacity: true)
             }
             var queued = Set<RecordKey>()
-            for (header, bytes) in records {
+            for (header, head, payload) in records {
                 if state.touch(header.key) || !queued.insert(header.key).inserted { continue }
-                if state.activeEnd + Int64(run.count + bytes.count) > configuration.segmentSize,
+                let size = head.count + payload.count
+                if state.activeEnd + Int64(run.count + size) > configuration.segmentSize,
                     state.activeEnd + Int64(run.count) > Segment.headerSize
                 {
                     try writeRun(&state)
                     if state.activeEnd > Segment.headerSize { try seal(&state) }
                 }
-                run += bytes
-                runHeaders.append(header)
                 appended += 1
+                if payload.count < 16 << 10 {
+                    run += head
+                    run += payload
+                    runHeaders.append(header)
+                    continue
+                }
+                try writeRun(&state)
+                try state.active.file.write(head, at: state.activeEnd)
+                try state.active.file.write(payload, at: state.activeEnd + Int64(head.count))
+                place(header, &state)
             }
             try writeRun(&state)
             return appended

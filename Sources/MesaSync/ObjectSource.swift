@@ -16,6 +16,9 @@ package protocol ObjectSource: Sendable {
     /// A tree if it is in memory now; never blocks and never fetches.
     func cachedTree(_ id: ObjectID) -> SourceTree?
 
+    /// A manifest if the memory cache holds it now; never blocks and never fetches.
+    func cachedManifest(_ id: ObjectID) -> Manifest?
+
     /// The manifest (chunk list and size) of a blob.
     func manifest(ofBlob id: ObjectID) async throws(SyncError) -> Manifest
 
@@ -33,6 +36,9 @@ package protocol ObjectSource: Sendable {
     ///     window, see ``ReadAheadWindow``); 0 for none.
     func read(_ blob: ObjectID, range: Range<Int64>, readAhead: Int64) async throws(SyncError) -> ByteSlices
 
+    /// The bytes of `range` if everything needed is in memory now, else `nil`: never blocks, never fetches.
+    func readIfInMemory(_ blob: ObjectID, range: Range<Int64>, readAhead: Int64) -> ByteSlices?
+
     /// Loads content ahead of use (bulk trees, a directory's small files, a subtree's content).
     func prefetch(_ request: PrefetchRequest) async throws(SyncError) -> FetchSummary
 
@@ -41,6 +47,12 @@ package protocol ObjectSource: Sendable {
 }
 
 extension ObjectSource {
+    /// A source without a memory cache holds no manifest in memory.
+    package func cachedManifest(_ id: ObjectID) -> Manifest? { nil }
+
+    /// A source without a memory cache has nothing to answer from at once.
+    package func readIfInMemory(_ blob: ObjectID, range: Range<Int64>, readAhead: Int64) -> ByteSlices? { nil }
+
     /// A source with no cheaper path lookup answers from ``manifest(ofBlob:)``.
     package func manifest(
         ofBlob id: ObjectID, at path: [FileName], of revision: Revision
@@ -74,6 +86,9 @@ package struct FetchSummary: Sendable, Hashable {
     package var manifests: [ObjectID: Manifest] = [:]
     /// Trees the fetch decoded on the way (may be empty), for the same reason.
     package var trees: [ObjectID: SourceTree] = [:]
+    /// Chunks the fetch decompressed and verified on the way (may be empty): a reader waiting for them gets these
+    /// bytes instead of reading back and decompressing what was just stored.
+    package var chunks: [ChunkID: [UInt8]] = [:]
 
     /// Creates a summary.
     package init(records: Int = 0, bytes: Int64 = 0) {
@@ -86,6 +101,7 @@ package struct FetchSummary: Sendable, Hashable {
         var sum = FetchSummary(records: lhs.records + rhs.records, bytes: lhs.bytes + rhs.bytes)
         sum.manifests = lhs.manifests.merging(rhs.manifests) { first, _ in first }
         sum.trees = lhs.trees.merging(rhs.trees) { first, _ in first }
+        sum.chunks = lhs.chunks.merging(rhs.chunks) { first, _ in first }
         return sum
     }
 }

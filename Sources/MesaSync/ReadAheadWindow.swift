@@ -1,5 +1,5 @@
 /// Detects a sequential reader of one open file and ramps its read-ahead window: 128 KiB after the first
-/// sequential read, doubling with each further one that reads past the furthest byte so far, up to 8 MiB; a seek
+/// sequential read, doubling with each further one that reads past the furthest byte so far, up to 32 MiB; a seek
 /// elsewhere resets it.
 ///
 /// The kernel sends read-ahead requests in parallel (async read), so they may arrive out of order: a read that starts
@@ -16,8 +16,9 @@ package struct ReadAheadWindow: Sendable, Hashable {
     package private(set) var size: Int64 = 0
     private var expected: Int64 = 0
 
-    /// Creates a detector; the defaults are 128 KiB, 8 MiB, and a tolerance of one FUSE read (1 MiB).
-    package init(initialSize: Int64 = 128 << 10, maximumSize: Int64 = 8 << 20, tolerance: Int64 = 1 << 20) {
+    /// Creates a detector; the defaults are 128 KiB, 32 MiB (about a bandwidth-delay product at 20 ms and 1 GB/s),
+    /// and a tolerance of one FUSE read (1 MiB).
+    package init(initialSize: Int64 = 128 << 10, maximumSize: Int64 = 32 << 20, tolerance: Int64 = 1 << 20) {
         self.initialSize = initialSize
         self.maximumSize = max(initialSize, maximumSize)
         self.tolerance = tolerance

@@ -9,6 +9,9 @@ package struct SourceConfiguration: Sendable, Hashable {
     /// `MESA_PREFETCH_MAX_DEPTH`). A cold walk to depth `d` then costs about `d / (depth + 1)` round trips.
     package var treeFetchDepth: Int? = 3
 
+    /// Read-ahead goes out in requests of at least this many bytes (less only at the end of a file).
+    package var readAheadBatchBytes: Int64 = 4 << 20
+
     /// The content of a detected recursive walk is fetched in batches of about this many bytes...
     package var streamBatchBytes: Int64 = 2 << 20
     /// ...with at most this many batches in flight (together about a bandwidth-delay product of a fast link).

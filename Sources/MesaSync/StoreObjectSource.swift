@@ -180,6 +180,7 @@ package final class StoreObjectSource: ObjectSource {
         guard let fetcher else { throw .objectNotFound(RecordKey(.tree, object: id)) }
         let summary = try await fetcher.fetchTrees(roots: [id], depth: configuration.treeFetchDepth, into: store)
         countRemote(summary)
+        if let tree = summary.trees[id] { return tree }
         guard let tree = try await storedTree(id) else { throw .objectNotFound(RecordKey(.tree, object: id)) }
         return tree
     }
@@ -213,6 +214,11 @@ package final class StoreObjectSource: ObjectSource {
     }
 
     // MARK: Manifests
+
+    /// The manifest if the memory cache holds it (marking it recently used).
+    package func cachedManifest(_ id: ObjectID) -> Manifest? {
+        memory.withLock { $0.manifests.value(for: id) }
+    }
 
     /// One blob's manifest (see ``manifests(ofBlobs:)``).
     package func manifest(ofBlob id: ObjectID) async throws(SyncError) -> Manifest {
@@ -325,6 +331,40 @@ package final class StoreObjectSource: ObjectSource {
         return slices
     }
 
+    /// The bytes of `range` when the manifest and every covering chunk are in memory now, else `nil`; never blocks
+    /// and never fetches (a FUSE thread answers such a read at once, without a task). Starts the read-ahead as
+    /// ``read(_:range:readAhead:)`` does.
+    package func readIfInMemory(_ blob: ObjectID, range: Range<Int64>, readAhead: Int64) -> ByteSlices? {
+        let found = memory.withLock { memory -> (Manifest, [ChunkID: [UInt8]])? in
+            guard let manifest = memory.manifests.value(for: blob) else { return nil }
+            let lower = max(0, range.lowerBound)
+            let upper = min(manifest.size, range.upperBound)
+            guard lower < upper else { return (manifest, [:]) }
+            var chunks: [ChunkID: [UInt8]] = [:]
+            for index in manifest.chunkIndices(covering: lower..<upper) {
+                let id = manifest.chunks[index].id
+                guard let bytes = memory.chunks.value(for: id) else { return nil }
+                chunks[id] = bytes
+            }
+            return (manifest, chunks)
+        }
+        guard let (manifest, chunks) = found else { return nil }
+        let lower = max(0, range.lowerBound)
+        let upper = min(manifest.size, range.upperBound)
+        guard lower < upper else { return ByteSlices() }
+        let hits = Int64(chunks.count)
+        counters.withLock { $0.chunkMemoryHits += hits }
+        if readAhead > 0 { startReadAhead(manifest, after: upper, length: readAhead) }
+        var slices = ByteSlices()
+        for index in manifest.chunkIndices(covering: lower..<upper) {
+            let reference = manifest.chunks[index]
+            guard let bytes = chunks[reference.id] else { return nil }
+            let start = manifest.offset(ofChunk: index)
+            slices.append(bytes[Int(max(lower, start) - start)..<Int(min(upper, start + Int64(reference.length)) - start)])
+        }
+        return slices
+    }
+
     /// The bytes of chunks: memory hits at once, the rest through shared flights.
     private func chunks(_ references: [ChunkRef]) async throws(SyncError) -> [ChunkID: [UInt8]] {
         var found: [ChunkID: [UInt8]] = [:]
@@ -365,6 +405,11 @@ package final class StoreObjectSource: ObjectSource {
         }
         let wanted = candidates.filter { !chunkFlights.isInFlight($0.id) }
         guard !wanted.isEmpty else { return }
+        // Requests of at least `readAheadBatchBytes` (or up to the end of the file): a sequential reader advances
+        // the window by one kernel read at a time, and a request per read would be many small round trips.
+        let reachesEnd = indices.last == manifest.chunks.count - 1
+        let wantedBytes = wanted.reduce(Int64(0)) { $0 + Int64($1.length) }
+        guard reachesEnd || wantedBytes >= min(configuration.readAheadBatchBytes, length / 2) else { return }
         let claims = chunkFlights.claim(wanted.map(\.id))
         let owned = wanted.filter { reference in claims.contains { $0.key == reference.id && $0.isOwner } }
         guard !owned.isEmpty else { return }
@@ -392,7 +437,16 @@ package final class StoreObjectSource: ObjectSource {
                     let summary = try await fetcher.fetchRecords(
                         keys: missing.map { RecordKey(chunk: $0.id) }, into: store)
                     countRemote(summary)
-                    for (reference, result) in await storedChunks(missing) {
+                    // The fetch hands over what it verified; only the rest is read back from the store.
+                    var unread: [ChunkRef] = []
+                    for reference in missing {
+                        if let bytes = summary.chunks[reference.id], bytes.count == Int(reference.length) {
+                            results[reference.id] = .success(bytes)
+                        } else {
+                            unread.append(reference)
+                        }
+                    }
+                    for (reference, result) in await storedChunks(unread) {
                         results[reference.id] = result.flatMap { bytes in
                             bytes.map { .success($0) } ?? .failure(.objectNotFound(RecordKey(chunk: reference.id)))
                         }
@@ -419,6 +473,7 @@ package final class StoreObjectSource: ObjectSource {
     /// every core without a pool hop (and a store lock round) per chunk. Results come in the order of `references`
     /// (file order), so the misses are fetched in file order.
     private func storedChunks(_ references: [ChunkRef]) async -> [(ChunkRef, Result<[UInt8]?, SyncError>)] {
+        guard !references.isEmpty else { return [] }
         let store = self.store
         let pool = self.pool
         let groups = max(1, min(configuration.readParallelism, references.count))

@@ -34,14 +34,23 @@ public struct SyncRecord: Sendable, Equatable {
     /// The uncompressed length.
     public var rawLength: UInt32
     /// The stored bytes (compressed when `codec` is 1).
-    public var stored: [UInt8]
+    public var stored: [UInt8] { didSet { checksum = nil } }
+    /// The CRC-32C of ``stored`` when it is already known (verified on receipt, or read from a store that verified
+    /// it), so neither side computes it twice; `nil` to compute. Cleared whenever `stored` changes.
+    public var checksum: UInt32?
 
     /// Creates a record.
-    public init(key: RecordKey, codec: UInt8, rawLength: UInt32, stored: [UInt8]) {
+    public init(key: RecordKey, codec: UInt8, rawLength: UInt32, stored: [UInt8], checksum: UInt32? = nil) {
         self.key = key
         self.codec = codec
         self.rawLength = rawLength
         self.stored = stored
+        self.checksum = checksum
+    }
+
+    /// Records are equal when their contents are; a known checksum is only a cache.
+    public static func == (lhs: SyncRecord, rhs: SyncRecord) -> Bool {
+        lhs.key == rhs.key && lhs.codec == rhs.codec && lhs.rawLength == rhs.rawLength && lhs.stored == rhs.stored
     }
 }
 
@@ -122,7 +131,7 @@ public enum SyncFrameEncoder {
             writer.append(UInt8(id.count))
             writer.append(record.rawLength)
             writer.append(UInt32(record.stored.count))
-            writer.append(CRC32C.checksum(record.stored))
+            writer.append(record.checksum ?? CRC32C.checksum(record.stored))
             writer.append(bytes: id)
             writer.append(bytes: record.stored)
         case .json(let bytes):
@@ -209,7 +218,7 @@ public struct SyncFrameDecoder: Sendable {
             guard CRC32C.checksum(stored) == checksum else { throw .checksumMismatch(key) }
             start += total
             records += 1
-            return .record(SyncRecord(key: key, codec: codec, rawLength: rawLength, stored: stored))
+            return .record(SyncRecord(key: key, codec: codec, rawLength: rawLength, stored: stored, checksum: checksum))
         case 2, 4:
             let length = Int(word(at: start + 1))
             guard length <= limits.maxJSONBytes else { throw .tooLarge("JSON frame of \(length) bytes") }

@@ -83,10 +83,15 @@ struct FSHarness {
         var offset: Int64 = 0
         while true {
             var page: [DirectoryEntry] = []
-            try await fs.readdir(handle, offset: offset, plus: plus) { entry in
+            let fill = { (entry: DirectoryEntry) -> Bool in
                 guard page.count < pageSize else { return false }
                 page.append(entry)
                 return true
+            }
+            if handle == .inodeReads {
+                try await fs.readdir(inode: inode, offset: offset, plus: plus, fill: fill)
+            } else {
+                try await fs.readdir(handle, offset: offset, plus: plus, fill: fill)
             }
             guard let last = page.last else { break }
             entries += page
@@ -95,11 +100,12 @@ struct FSHarness {
         return entries
     }
 
-    /// A whole file through a handle.
+    /// A whole file through a handle (or by inode, when opens need none).
     func read(_ inode: InodeNumber) async throws(FSError) -> [UInt8] {
         let handle = try fs.open(inode, flags: .readOnly).handle
         defer { fs.release(handle) }
         let size = try fs.getattr(inode).attributes.size
+        if handle == .inodeReads { return try await fs.read(inode: inode, offset: 0, size: Int(size)).joined }
         return try await fs.read(handle, offset: 0, size: Int(size)).joined
     }
 

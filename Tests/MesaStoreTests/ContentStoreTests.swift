@@ -390,7 +390,10 @@ private func segmentFiles(_ store: String, suffix: String) throws -> [String] {
             let id = try source.putChunk(chunk)
             let key = RecordKey(chunk: id)
             bytes[key] = chunk
-            records.append(try source.stored(key))
+            let record = try source.stored(key)
+            // Read from a verified record: its checksum comes along, so storing it elsewhere does not recompute it.
+            #expect(record.checksum == CRC32C.checksum(record.stored))
+            records.append(record)
         }
         return (records, bytes)
     }
@@ -416,6 +419,7 @@ private func segmentFiles(_ store: String, suffix: String) throws -> [String] {
     @Test func aCorruptRecordRefusesTheWholeVerifiedBatch() throws {
         var (records, _) = try Self.storedChunks(seed: 22)
         records[150].stored[records[150].stored.count / 2] ^= 0x01
+        #expect(records[150].checksum == nil)
         let directory = try TemporaryDirectory()
         let store = try ContentStore(path: directory.appending("store"))
         #expect {

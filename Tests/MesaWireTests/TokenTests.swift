@@ -128,6 +128,25 @@ import Testing
         #expect(decoded == frames)
     }
 
+    @Test func aReceivedRecordCarriesItsVerifiedChecksumUntilItsBytesChange() throws {
+        var decoder = SyncFrameDecoder()
+        decoder.feed(stream([.record(record)]))
+        guard case .record(var received)? = try decoder.next() else {
+            Issue.record("no record frame")
+            return
+        }
+        #expect(received.checksum == CRC32C.checksum(record.stored))
+        #expect(received == record)  // the checksum is a cache, not part of the record
+        // A sender that knows the checksum sends it as is; a wrong one is caught by the receiver.
+        var lying = record
+        lying.checksum = 0xDEAD_BEEF
+        var check = SyncFrameDecoder()
+        check.feed(stream([.record(lying)]))
+        #expect(throws: SyncStreamError.checksumMismatch(record.key)) { try check.next() }
+        received.stored[0] ^= 1
+        #expect(received.checksum == nil)
+    }
+
     @Test func corruptTruncatedAndOversizedStreamsAreRefused() throws {
         var bytes = stream([.record(record), .end(recordCount: 1)])
         bytes[8 + 16 + 32] ^= 0xff  // a payload byte

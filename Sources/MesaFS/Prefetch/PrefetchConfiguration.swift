@@ -15,7 +15,7 @@ package struct PrefetchConfiguration: Sendable, Hashable {
     /// At most this many bytes of a directory's small files are fetched with it.
     package var directoryByteBudget: Int64 = 16 << 20
     /// A recursive walk is this many directories read under one root within ``walkWindow``.
-    package var walkDirectoryCount = 16
+    package var walkDirectoryCount = 8
     /// The time window of walk detection.
     package var walkWindow: Duration = .seconds(2)
     /// Bytes of content streamed for one detected walk.

@@ -73,6 +73,8 @@ package actor Prefetcher {
     private var listedAt: [InodeNumber: ContinuousClock.Instant] = [:]
     /// Detected walks whose content waits for the walk to read a file: the subtree and its source.
     private var walksAwaitingContent: [ObjectID: any ObjectSource] = [:]
+    /// Walks whose content was streamed (their directories need no small-file batches).
+    private var streamingWalks: Set<ObjectID> = []
     /// The manifests request of each detected walk, which its content stream waits for.
     private var walkManifests: [ObjectID: Task<Void, Never>] = [:]
     private nonisolated let contentReads = Atomic<Int>(0)
@@ -81,6 +83,8 @@ package actor Prefetcher {
     private var running: [Int: Task<Void, Never>] = [:]
     private var nextTask = 0
     private nonisolated let pending = Atomic<Int>(0)
+    private nonisolated let inbox = Mutex<(visits: [(DirectoryVisit, ContinuousClock.Instant)], draining: Bool)>(
+        ([], false))
     /// The counters.
     package private(set) var statistics = PrefetchStatistics()
 
@@ -95,13 +99,34 @@ package actor Prefetcher {
         contentReads.add(1, ordering: .relaxed)
     }
 
-    /// Reports a directory read without waiting: the scheduler handles it on its own time.
+    /// Reports a directory read without waiting: the scheduler handles it on its own time. Visits queue in an
+    /// inbox that one task drains, so a walk listing thousands of directories a second costs one task per burst,
+    /// not one per directory.
     package nonisolated func report(_ visit: DirectoryVisit) {
         pending.add(1, ordering: .relaxed)
         let now = ContinuousClock.now
-        Task {
-            await self.directoryRead(visit, at: now)
-            self.pending.subtract(1, ordering: .relaxed)
+        let startDrain = inbox.withLock { inbox in
+            inbox.visits.append((visit, now))
+            defer { inbox.draining = true }
+            return !inbox.draining
+        }
+        guard startDrain else { return }
+        Task { await self.drainInbox() }
+    }
+
+    private func drainInbox() {
+        while true {
+            let visits = inbox.withLock { inbox in
+                let taken = inbox.visits
+                inbox.visits.removeAll(keepingCapacity: true)
+                if taken.isEmpty { inbox.draining = false }
+                return taken
+            }
+            if visits.isEmpty { return }
+            for (visit, time) in visits {
+                directoryRead(visit, at: time)
+                pending.subtract(1, ordering: .relaxed)
+            }
         }
     }
 
@@ -124,7 +149,9 @@ package actor Prefetcher {
         }
         let readingContent = lastContentRead.map { now - $0 <= configuration.walkWindow } ?? false
         let files = visit.listing.entries.filter { $0.kind == .regular || $0.kind == .executable }.map(\.id)
-        if readingContent, !files.isEmpty {
+        // A directory inside a walk whose content is streaming gets its files from the stream.
+        let streamed = visit.chain.contains { streamingWalks.contains($0.tree) }
+        if readingContent, !streamed, !files.isEmpty {
             let request = PrefetchRequest.files(
                 files, maxFileBytes: configuration.smallFileBytes, maxBytes: configuration.directoryByteBudget)
             start(request, on: visit.source)
@@ -148,6 +175,7 @@ package actor Prefetcher {
         if readingContent {
             for (tree, source) in walksAwaitingContent {
                 walksAwaitingContent[tree] = nil
+                streamingWalks.insert(tree)
                 statistics.walksStreamed += 1
                 let manifests = walkManifests.removeValue(forKey: tree)
                 let request = PrefetchRequest.subtree(

@@ -124,8 +124,10 @@ struct SyncOperations {
             guard entry.mode == .regular || entry.mode == .executable || entry.mode == .symlink else { return true }
             let manifestKey = RecordKey(.manifest, object: entry.id)
             if seen.insert(manifestKey).inserted, !have.contains(manifestKey) { keys.append(manifestKey) }
+            // With no content budget left (or none asked for: a walk's metadata) the manifest need not be read.
+            guard budget > 0 else { return true }
             let manifest = try repository.manifest(ofBlob: entry.id)
-            guard manifest.size <= subtree.maxFileBytes, budget > 0 else { return true }
+            guard manifest.size <= subtree.maxFileBytes else { return true }
             for chunk in manifest.chunks {
                 let key = RecordKey(chunk: chunk.id)
                 guard seen.insert(key).inserted, !have.contains(key) else { continue }
@@ -157,7 +159,9 @@ struct SyncOperations {
     func stored(_ keys: ArraySlice<RecordKey>) throws -> [SyncRecord] {
         try keys.map { key in
             let record = try services.store.stored(key)
-            return SyncRecord(key: key, codec: record.codec.rawValue, rawLength: record.rawLength, stored: record.stored)
+            return SyncRecord(
+                key: key, codec: record.codec.rawValue, rawLength: record.rawLength, stored: record.stored,
+                checksum: record.checksum)
         }
     }
 
@@ -173,7 +177,9 @@ struct SyncOperations {
         var keys: [RecordKey] = []
         for record in records {
             guard let codec = Codec(rawValue: record.codec) else { throw APIError.badRequest("unknown codec") }
-            let storedRecord = StoredRecord(key: record.key, codec: codec, rawLength: record.rawLength, stored: record.stored)
+            let storedRecord = StoredRecord(
+                key: record.key, codec: codec, rawLength: record.rawLength, stored: record.stored,
+                checksum: record.checksum)
             let bytes: [UInt8]
             do {
                 bytes = try storedRecord.decoded()

@@ -8,7 +8,9 @@ package import MesaWire
 extension SyncRecord {
     /// A stored record as it travels in a sync stream.
     package init(_ record: StoredRecord) {
-        self.init(key: record.key, codec: record.codec.rawValue, rawLength: record.rawLength, stored: record.stored)
+        self.init(
+            key: record.key, codec: record.codec.rawValue, rawLength: record.rawLength, stored: record.stored,
+            checksum: record.checksum)
     }
 }
 
@@ -19,6 +21,7 @@ extension StoredRecord {
         guard let codec = Codec(rawValue: record.codec) else {
             throw .corruptRecord(record.key, reason: "unknown codec \(record.codec)")
         }
-        self.init(key: record.key, codec: codec, rawLength: record.rawLength, stored: record.stored)
+        self.init(
+            key: record.key, codec: codec, rawLength: record.rawLength, stored: record.stored, checksum: record.checksum)
     }
 }

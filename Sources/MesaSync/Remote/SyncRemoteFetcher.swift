@@ -124,6 +124,7 @@ package struct SyncRemoteFetcher: RemoteFetcher {
             }
             summary.manifests.merge(decoded.manifests) { first, _ in first }
             summary.trees.merge(decoded.trees) { first, _ in first }
+            summary.chunks.merge(decoded.chunks) { first, _ in first }
         }
         do {
             for try await record in stream {
@@ -190,11 +191,14 @@ private final class ReceiverBox: @unchecked Sendable {
             decoded.manifests[blob] = manifest
             manifests.append((record, manifest.chunks.map { RecordKey(chunk: $0.id) }))
         }
-        try store.putVerified(hashed)
-        for record in hashed where record.key.kind == .tree {
-            guard let id = record.key.objectID, let tree = try? StoreObjectSource.decodeTree(try record.decoded(), id: id)
-            else { continue }
-            decoded.trees[id] = tree
+        try store.putVerified(hashed) { key, bytes in
+            if let chunk = key.chunkID {
+                decoded.chunks[chunk] = bytes
+            } else if key.kind == .tree, let id = key.objectID,
+                let tree = try? StoreObjectSource.decodeTree(bytes, id: id)
+            {
+                decoded.trees[id] = tree
+            }
         }
         guard !manifests.isEmpty else { return decoded }
         let absent = Set(store.missing(manifests.flatMap(\.chunks)))
