@@ -13,6 +13,15 @@ let strictSettings: [SwiftSetting] = [
     .treatAllWarnings(as: .error),
 ]
 
+// MesaStore checksums record payloads with the SSE4.2 `crc32` instruction on x86-64 (PayloadChecksum.swift).
+// Only MesaStore gets the flag, and no library product contains MesaStore, so packages that depend on MesaKit
+// never see an unsafe flag.
+#if arch(x86_64)
+let storeSettings = strictSettings + [.unsafeFlags(["-Xcc", "-msse4.2"])]
+#else
+let storeSettings = strictSettings
+#endif
+
 let package = Package(
     name: "mesa",
     platforms: [.macOS(.v15)],
@@ -53,7 +62,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
-            swiftSettings: strictSettings
+            swiftSettings: storeSettings
         ),
         .target(
             name: "MesaTree",

@@ -1,9 +1,9 @@
 // CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the record checksum of DESIGN.md section 3.
 //
-// Software slicing-by-8: eight 256-entry tables, eight input bytes per step. Swift cannot reach the SSE4.2 `crc32`
-// instruction without a C intrinsic shim, and a shim may hold no logic (STYLE.md section 6); measured figures are in
-// docs/Benchmarking.md. The checksum covers stored (compressed) bytes, so it runs over roughly a third of the raw
-// size for source text.
+// Software slicing-by-8: eight 256-entry tables, eight input bytes per step, for every module and architecture.
+// MesaStore's record payloads use the SSE4.2 instruction on x86-64 instead (MesaStore/PayloadChecksum.swift): only
+// that module is compiled for it. The checksum covers stored (compressed) bytes, so it runs over roughly a third of
+// the raw size for source text.
 
 /// CRC-32C checksums.
 package enum CRC32C {

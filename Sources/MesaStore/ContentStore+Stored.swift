@@ -77,7 +77,7 @@ extension ContentStore {
             let header = RecordHeader(
                 key: record.key, codec: record.codec, rawLength: record.rawLength,
                 storedLength: UInt32(record.stored.count),
-                payloadChecksum: record.checksum ?? CRC32C.checksum(record.stored))
+                payloadChecksum: record.checksum ?? PayloadChecksum.of(record.stored))
             encoded.append((header, header.encoded(), record.stored))
         }
         let stored = try append(records: encoded)

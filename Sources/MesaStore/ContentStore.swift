@@ -262,7 +262,7 @@ package final class ContentStore: Sendable {
             let payload = UnsafeRawBufferPointer(rebasing: payloadArea[0..<storedLength])
             let header = RecordHeader(
                 key: key, codec: codec, rawLength: UInt32(bytes.count), storedLength: UInt32(storedLength),
-                payloadChecksum: CRC32C.checksum(payload))
+                payloadChecksum: PayloadChecksum.of(payload))
             header.encoded().withUnsafeBytes { scratch.copyMemory(from: $0) }
             let record = UnsafeRawBufferPointer(rebasing: scratch[0..<(headerSize + storedLength)])
             return try append(record: record, header: header)
@@ -460,7 +460,7 @@ package final class ContentStore: Sendable {
             throw .corruptRecord(key, reason: "header does not match the index at segment \(location.segment)")
         }
         let payload = UnsafeRawBufferPointer(rebasing: record[header.size..<header.recordSize])
-        guard CRC32C.checksum(payload) == header.payloadChecksum else {
+        guard PayloadChecksum.of(payload) == header.payloadChecksum else {
             throw .corruptRecord(key, reason: "payload checksum mismatch in segment \(location.segment)")
         }
         return payload

@@ -110,7 +110,7 @@ package final class Segment: Sendable {
             let end = offset + Int64(decoded.recordSize)
             if end > size { break }
             let payload = try file.read(count: Int(decoded.storedLength), at: offset + Int64(decoded.size))
-            let checksumOK = CRC32C.checksum(payload) == decoded.payloadChecksum
+            let checksumOK = PayloadChecksum.of(payload) == decoded.payloadChecksum
             if !checksumOK {
                 if end == size { break }
                 result.corruptRecords.append(decoded.key)

@@ -434,3 +434,22 @@ private func segmentFiles(_ store: String, suffix: String) throws -> [String] {
         #expect(try store.putVerified(records) == 299)
     }
 }
+
+@Suite struct PayloadChecksumTests {
+    @Test func theStoreChecksumEqualsTheSoftwareCRC32C() {
+        var random = SeededBytes(seed: 5)
+        let bytes = random.bytes(1 << 20)
+        #expect(PayloadChecksum.of(Array("123456789".utf8)) == 0xE306_9283)  // the standard check value
+        for length in Array(0..<70) + [4095, 4096, 65_537, 1 << 20] {
+            let slice = Array(bytes[0..<length])
+            #expect(PayloadChecksum.of(slice) == CRC32C.checksum(slice), "length \(length)")
+        }
+        // Unaligned starts too.
+        bytes.withUnsafeBytes { raw in
+            for start in 1..<8 {
+                let window = UnsafeRawBufferPointer(rebasing: raw[start..<(start + 1000)])
+                #expect(PayloadChecksum.of(window) == CRC32C.checksum(window))
+            }
+        }
+    }
+}
