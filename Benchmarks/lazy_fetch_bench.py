@@ -12,6 +12,7 @@ branch is measured). Prints a markdown table and writes the figures as JSON.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -459,7 +460,9 @@ class Bench:
         wait_for(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0, 30, "rclone serve webdav")
         url = f"http://127.0.0.1:{self.proxy('rclone', port)}"
 
-        def mount(name, cache=None):
+        @contextlib.contextmanager
+        def mounted(name, cache=None):
+            """An `rclone mount` for one step: yields (seconds to mount, mount point, process); always unmounted."""
             base = os.path.join(self.work, f"rclone-{name}")
             mount_point = os.path.join(base, "mnt")
             os.makedirs(mount_point, exist_ok=True)
@@ -468,57 +471,42 @@ class Bench:
             process = self.helper(["rclone", "mount", ":webdav:", mount_point, "--webdav-url", url, "--vfs-cache-mode", "full",
                                    "--cache-dir", cache or os.path.join(base, "cache"), "--read-only"],
                                   os.path.join(base, "rclone-mount.log"))
-            wait_for(lambda: is_mounted(mount_point), 60, "rclone mount")
-            return time.perf_counter() - start, mount_point, process
-
-        def unmount(mount_point, process):
-            force_unmount(mount_point)
-            process.stop()
+            try:
+                wait_for(lambda: is_mounted(mount_point), 60, "rclone mount")
+                yield time.perf_counter() - start, mount_point, process
+            finally:
+                force_unmount(mount_point)
+                process.stop()
 
         def first():
             drop_caches()
-            seconds, mount_point, process = mount("first-byte")
-            try:
+            with mounted("first-byte") as (seconds, mount_point, _):
                 byte = first_byte(os.path.join(mount_point, probe))
                 self.record(peer, "mount_s", seconds)
                 self.record(peer, "first_byte_after_mount_s", byte)
                 self.record(peer, "mount_and_first_byte_s", seconds + byte)
-            finally:
-                unmount(mount_point, process)
 
         def find():
             drop_caches()
-            _, mount_point, process = mount("find")
-            try:
+            with mounted("find") as (_, mount_point, _):
                 seconds, _ = timed(["find", mount_point, "-type", "f"], timeout)
                 self.record(peer, "cold_find_s", seconds)
-            finally:
-                unmount(mount_point, process)
 
         def grep():
             drop_caches()
-            _, mount_point, process = mount("grep")
-            try:
+            with mounted("grep") as (_, mount_point, process):
                 self.record(peer, "cold_grep_s", self.grep(mount_point, timeout))
                 self.record(peer, "warm_grep_s", self.grep(mount_point, timeout))
                 self.record(peer, "peak_rss_after_walk_bytes", peak_rss_bytes(process.process.pid))
-            finally:
-                unmount(mount_point, process)
 
         def read():
             cache = os.path.join(self.work, "rclone-large-cache")
             drop_caches()
-            _, mount_point, process = mount("large", cache)
-            try:
+            with mounted("large", cache) as (_, mount_point, _):
                 self.record(peer, "cold_read_bytes_per_s", sequential_read(os.path.join(mount_point, large), timeout)[1])
-            finally:
-                unmount(mount_point, process)
-            _, mount_point, process = mount("large-again", cache)
-            try:
+            with mounted("large-again", cache) as (_, mount_point, _):
                 drop_caches()
                 self.record(peer, "hydrated_read_bytes_per_s", sequential_read(os.path.join(mount_point, large), timeout)[1])
-            finally:
-                unmount(mount_point, process)
 
         self.attempt(peer, "mount_and_first_byte_s", first)
         self.attempt(peer, "cold_find_s", find)
@@ -624,7 +612,8 @@ def main():
     files = []
     for directory, _, names in os.walk(tree):
         files += [os.path.relpath(os.path.join(directory, name), tree) for name in names]
-    deep = sorted(path for path in files if path.count("/") >= 6)
+    # The first-byte probe: a file inside six directories (the deepest file when the repository has none).
+    deep = sorted(path for path in files if path.count("/") == 6)
     probe = deep[0] if deep else max(files, key=lambda path: path.count("/"))
     large = max(files, key=lambda path: os.path.getsize(os.path.join(tree, path)))
     bench = Bench(arguments)

@@ -190,12 +190,17 @@ package final class MesaFS: Sendable {
         }
     }
 
-    /// Resolves every repository's revision now, concurrently: `mesa mount` does this before it reports ready, so
-    /// the first access of a repository costs no round trip. A failure is left for that first access to report.
-    package func resolveRepositories() async {
+    /// Resolves every repository's revision now and loads its root tree (with the levels below that a tree miss
+    /// brings), concurrently: `mesa mount` does this before it reports ready, so listing a repository costs no
+    /// round trip and a path walk into it starts three levels down. A failure is left for the first access to
+    /// report.
+    package func prepareRepositories() async {
         await withTaskGroup(of: Void.self) { group in
             for index in layout.repositories.indices {
-                group.addTask { _ = try? await self.resolution(ofRepository: index) }
+                group.addTask {
+                    guard let resolution = try? await self.resolution(ofRepository: index) else { return }
+                    _ = try? await self.layout.repositories[index].source.tree(resolution.rootTree)
+                }
             }
         }
     }

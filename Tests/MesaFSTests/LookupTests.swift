@@ -15,6 +15,20 @@ import Testing
         "src/a/b/deep.txt": .text("deep\n"),
     ])
 
+    @Test func preparedRepositoriesAreListedAndWalkedWithoutARoundTrip() async throws {
+        let harness = try FSHarness.remote(Self.tree)
+        let fetcher = try #require(harness.fetcher)
+        await harness.fs.prepareRepositories()
+        // One resolve and one tree request (the root with the levels below it), and no content.
+        #expect(fetcher.snapshot.calls == [.resolve: 1, .trees: 1])
+        #expect(fetcher.snapshot.chunkCount == 0)
+        fetcher.resetCounts()
+        let root = try await harness.repositoryRoot()
+        #expect(try await harness.list(root).count == 6)  // ".", "..", README.md, bin, link, src
+        _ = try await harness.lookup("acme/demo/src/a/b")
+        #expect(fetcher.snapshot.calls.isEmpty)
+    }
+
     @Test func rootListsOrganizationsAndOrganizationsListRepositories() async throws {
         let harness = try FSHarness.local(Self.tree)
         let root = try await harness.list(.root)

@@ -99,9 +99,9 @@ final class MountService: Sendable {
         prefetch.maxConcurrency = configuration.prefetchMaxConcurrency
         prefetch.cachePressureLimit = configuration.prefetchCachePressureLimit
         let fs = MesaFS(layout: layout, configuration: FSConfiguration(uid: configuration.uid, gid: configuration.gid, prefetch: prefetch))
-        // Resolved before the mount is ready (with the protocol check each sync client makes first), so the first
-        // path walk into a repository starts with its trees.
-        await fs.resolveRepositories()
+        // Resolved, with their root trees, before the mount is ready (with the protocol check each sync client makes
+        // first), so the first path walk into a repository starts with its trees.
+        await fs.prepareRepositories()
         var fuseConfiguration = FuseConfiguration()
         // MesaFS answers every write with EROFS until the write path lands; saying so to the kernel spares a
         // getattr per file read (see FuseConfiguration.readOnly).
