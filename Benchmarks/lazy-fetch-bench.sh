@@ -9,7 +9,7 @@
 # Defaults: a generated repository of 100,000 files in 10,000 directories with a 1 GiB file (kept in
 # /var/tmp/mesa-lazy-bench between runs), 10 ms each way (20 ms round trip), 180 s at most per step. Needs root
 # (FUSE, dropping the page cache), git and rclone (installed here when missing). Prints a markdown table and writes
-# JSON (default lazy-fetch-bench.json). See docs/Benchmarking.md for the latest figures.
+# JSON (default bench-out/lazy-fetch-bench.json). See docs/Benchmarking.md for the latest figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"

@@ -529,7 +529,7 @@ def table(results, arguments):
         if value is None:
             return "-"
         if isinstance(value, str):
-            return value.split(" (")[0]
+            return f"> {arguments.timeout} s (timeout)" if value.startswith("timeout") else value.split(" (")[0]
         return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
 
     def rate(value):
@@ -600,7 +600,7 @@ def main():
     parser.add_argument("--delay-ms", type=int, default=10, help="one-way delay of every proxy (default 10)")
     parser.add_argument("--timeout", type=int, default=180, help="seconds any one step may take (default 180)")
     parser.add_argument("--cache", default="/var/tmp/mesa-lazy-bench", help="where generated repositories are kept")
-    parser.add_argument("--json", default="lazy-fetch-bench.json", help="where to write the figures")
+    parser.add_argument("--json", default="bench-out/lazy-fetch-bench.json", help="where to write the figures")
     parser.add_argument("--peers", default="native,mesa,git,rclone")
     arguments = parser.parse_args()
     arguments.memory_cache_bytes = int(os.environ.get("MESA_CACHE_MAX_MEMORY_SIZE", "320000000"))
@@ -637,6 +637,7 @@ def main():
     finally:
         bench.close()
     bench.results["table"] = table(bench.results, arguments)
+    os.makedirs(os.path.dirname(os.path.abspath(arguments.json)), exist_ok=True)
     with open(arguments.json, "w") as handle:
         json.dump(bench.results, handle, indent=2, sort_keys=True)
     print(bench.results["table"])
