@@ -96,6 +96,25 @@ import Testing
         #expect(statistics.walksDetected == 1 && statistics.walksStreamed == 0)
     }
 
+    @Test func contentReadElsewhereDoesNotStreamAnEarlierListingWalk() async throws {
+        let harness = try Self.harness {
+            $0.walkDirectoryCount = 5
+            $0.walkWindow = .seconds(1)
+        }
+        let fetcher = try #require(harness.fetcher)
+        try await Self.walk(harness, reading: false)
+        #expect(await harness.fs.prefetcher.statistics.walksDetected == 1)
+        // Later (past the walk window, so these visits start no walk of their own), a file is read elsewhere.
+        try await Task.sleep(for: .milliseconds(1_300))
+        let small = try await harness.lookup("acme/demo/src/small-1.txt").attributes.inode
+        _ = try await harness.read(small)
+        _ = try await harness.list(try await harness.lookup("acme/demo/src").attributes.inode)
+        await harness.fs.prefetcher.idle()
+        #expect(await harness.fs.prefetcher.statistics.walksStreamed == 0)
+        // The file read and the five other small files of `src/` in one batch; none of the eight under `walk/`.
+        #expect(fetcher.snapshot.chunkCount == 6)
+    }
+
     @Test func aReadingWalkStreamsItsContentOnceWithoutDuplicates() async throws {
         let harness = try Self.harness { $0.walkDirectoryCount = 5 }
         let fetcher = try #require(harness.fetcher)

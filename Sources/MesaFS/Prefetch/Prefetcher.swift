@@ -173,7 +173,8 @@ package actor Prefetcher {
             }
         }
         if readingContent {
-            for (tree, source) in walksAwaitingContent {
+            // Only a walk this directory is inside: content read elsewhere says nothing about an old listing walk.
+            for (tree, source) in walksAwaitingContent where visit.chain.contains(where: { $0.tree == tree }) {
                 walksAwaitingContent[tree] = nil
                 streamingWalks.insert(tree)
                 statistics.walksStreamed += 1
@@ -187,6 +188,10 @@ package actor Prefetcher {
 
     /// A detected walk under `link`: its manifests at once, its content once it reads files.
     private func startWalk(_ link: DirectoryVisit.Link, source: any ObjectSource) {
+        if walksAwaitingContent.count > 1_000 {
+            walksAwaitingContent = [:]
+            walkManifests = [:]
+        }
         walkedSubtrees.insert(link.tree)
         statistics.walksDetected += 1
         walkManifests[link.tree] = start(.manifests(below: link.tree), on: source, evenWhenBusy: true)
