@@ -281,7 +281,7 @@ package final class StoreObjectSource: ObjectSource {
         }
         memory.withLock { memory in
             for case (let id, .success(let manifest)) in results {
-                memory.manifests.insert(manifest, for: id, cost: 64 + manifest.chunks.count * 48)
+                memory.manifests.insert(manifest, for: id, cost: Self.memoryCost(of: manifest))
             }
         }
         for (id, result) in results { manifestFlights.finish(id, with: result) }
@@ -319,17 +319,28 @@ package final class StoreObjectSource: ObjectSource {
             startReadAhead(manifest, after: upper, length: readAhead)
         }
         let chunks = try await chunks(indices.map { manifest.chunks[$0] })
+        if let missing = indices.lazy.map({ manifest.chunks[$0].id }).first(where: { chunks[$0] == nil }) {
+            throw .objectNotFound(RecordKey(chunk: missing))
+        }
+        return Self.slices(of: manifest, lower..<upper, from: chunks)
+    }
+
+    /// The bytes of `range` (within the blob) as slices of the covering chunks, all present in `chunks`.
+    private static func slices(of manifest: Manifest, _ range: Range<Int64>, from chunks: [ChunkID: [UInt8]]) -> ByteSlices {
         var slices = ByteSlices()
-        for index in indices {
+        for index in manifest.chunkIndices(covering: range) {
             let reference = manifest.chunks[index]
-            guard let bytes = chunks[reference.id] else { throw .objectNotFound(RecordKey(chunk: reference.id)) }
+            guard let bytes = chunks[reference.id] else { continue }
             let start = manifest.offset(ofChunk: index)
-            let from = Int(max(lower, start) - start)
-            let to = Int(min(upper, start + Int64(reference.length)) - start)
+            let from = Int(max(range.lowerBound, start) - start)
+            let to = Int(min(range.upperBound, start + Int64(reference.length)) - start)
             slices.append(bytes[from..<to])
         }
         return slices
     }
+
+    /// What a manifest costs in the memory cache.
+    private static func memoryCost(of manifest: Manifest) -> Int { 64 + manifest.chunks.count * 48 }
 
     /// The bytes of `range` when the manifest and every covering chunk are in memory now, else `nil`; never blocks
     /// and never fetches (a FUSE thread answers such a read at once, without a task). Starts the read-ahead as
@@ -355,14 +366,7 @@ package final class StoreObjectSource: ObjectSource {
         let hits = Int64(chunks.count)
         counters.withLock { $0.chunkMemoryHits += hits }
         if readAhead > 0 { startReadAhead(manifest, after: upper, length: readAhead) }
-        var slices = ByteSlices()
-        for index in manifest.chunkIndices(covering: lower..<upper) {
-            let reference = manifest.chunks[index]
-            guard let bytes = chunks[reference.id] else { return nil }
-            let start = manifest.offset(ofChunk: index)
-            slices.append(bytes[Int(max(lower, start) - start)..<Int(min(upper, start + Int64(reference.length)) - start)])
-        }
-        return slices
+        return Self.slices(of: manifest, lower..<upper, from: chunks)
     }
 
     /// The bytes of chunks: memory hits at once, the rest through shared flights.
@@ -582,7 +586,15 @@ package final class StoreObjectSource: ObjectSource {
         var batch: [ChunkRef] = []
         var batchBytes: Int64 = 0
         var running: [Task<FetchSummary, Never>] = []
-        var stack: [(entries: [SourceEntry], next: Int)] = [(try await tree(root).entries, 0)]
+        // One frame per directory on the path: its entries, where the walk is in them, and its files' manifests
+        // (fetched once when the walk enters the directory, kept while it visits subdirectories).
+        var stack: [(entries: [SourceEntry], next: Int, manifests: [ObjectID: Manifest])] = []
+        func enter(_ tree: ObjectID) async throws(SyncError) {
+            let entries = try await self.tree(tree).entries
+            let files = entries.filter { $0.kind == .regular || $0.kind == .executable }.map(\.id)
+            stack.append((entries, 0, try await manifests(ofBlobs: files)))
+        }
+        try await enter(root)
         func flush() async {
             let references = batch
             batch = []
@@ -594,20 +606,15 @@ package final class StoreObjectSource: ObjectSource {
             running.append(Task { await self.loadAbsent(references) })
         }
         walk: while var frame = stack.popLast() {
-            // The manifests of this directory's files: on disk since the metadata request, one pool job.
-            let files = frame.entries[frame.next...].filter { $0.kind == .regular || $0.kind == .executable }
-            let manifests = frame.next == 0 ? try await self.manifests(ofBlobs: files.map(\.id)) : [:]
             while frame.next < frame.entries.count {
                 let entry = frame.entries[frame.next]
                 frame.next += 1
                 if entry.kind == .directory {
                     stack.append(frame)
-                    stack.append((try await tree(entry.id).entries, 0))
+                    try await enter(entry.id)
                     continue walk
                 }
-                var found = manifests[entry.id]
-                if found == nil { found = try? await manifest(ofBlob: entry.id) }
-                guard let manifest = found, manifest.size <= maxFileBytes else { continue }
+                guard let manifest = frame.manifests[entry.id], manifest.size <= maxFileBytes else { continue }
                 if budget <= 0 { break walk }
                 budget -= manifest.size
                 batch += manifest.chunks
@@ -664,7 +671,7 @@ package final class StoreObjectSource: ObjectSource {
         if !summary.manifests.isEmpty || !summary.trees.isEmpty {
             memory.withLock { memory in
                 for (id, manifest) in summary.manifests where !memory.manifests.contains(id) {
-                    memory.manifests.insert(manifest, for: id, cost: 64 + manifest.chunks.count * 48)
+                    memory.manifests.insert(manifest, for: id, cost: Self.memoryCost(of: manifest))
                 }
                 for (id, tree) in summary.trees where !memory.trees.contains(id) {
                     memory.trees.insert(tree, for: id, cost: tree.cost)
