@@ -25,6 +25,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
+    @Option(help: "Seconds between garbage collections of records no repo references (0: never).")
+    var gcInterval: Double = ServerConfiguration.default.collectionInterval
+
+    @Option(help: "Seconds a pushed record stays staged before garbage collection may reclaim it.")
+    var gcGrace: Double = ServerConfiguration.default.stagedGrace
+
     func validate() throws {
         guard ListenAddress(listen) != nil else {
             throw ValidationError("--listen must be HOST:PORT with a port from 0 to 65535, such as 127.0.0.1:7411.")
@@ -33,6 +39,9 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--org must be lower-case letters, digits and inner dashes, such as 'local'.")
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is unknown.") }
+        guard gcInterval >= 0, gcGrace >= 0, gcInterval.isFinite, gcGrace.isFinite else {
+            throw ValidationError("--gc-interval and --gc-grace must be zero or more seconds.")
+        }
     }
 
     func run() async throws {
@@ -44,6 +53,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.port = address.port
         configuration.orgSlug = org
         configuration.newAdminKey = newAdminKey
+        configuration.collectionInterval = gcInterval
+        configuration.stagedGrace = gcGrace
         var logger = Logger(label: "mesa.server")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
 
@@ -51,7 +62,7 @@ struct ServeCommand: AsyncParsableCommand {
         var output = BufferedOutput()
         if let key = opened.newAdminKey {
             output.write("admin key: \(key)\n")
-            output.write("(saved to \(configuration.dataDirectory)/admin.key; it is not shown again)\n")
+            output.write("(saved to \(opened.adminKeyPath ?? configuration.dataDirectory); it is not shown again)\n")
             output.flush()
         }
         try await MesaServerApplication.run(configuration, services: opened.services) { url in

@@ -157,6 +157,11 @@ extension ContentStore {
                 guard let content = try? get(RecordKey(chunk: chunk.id)) else {
                     return "references missing or corrupt chunk \(chunk.id)"
                 }
+                // Reads map offsets through the listed lengths: a length that is not the chunk's own would serve
+                // other bytes at an offset even though the whole content hashes right.
+                guard content.count == Int(chunk.length), chunk.length > 0 else {
+                    return "lists chunk \(chunk.id) with length \(chunk.length), not its \(content.count) bytes"
+                }
                 hasher.update(data: content)
             }
             return Array(hasher.finalize()) == expected ? nil : "content does not hash to the blob id"

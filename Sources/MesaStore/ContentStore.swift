@@ -497,14 +497,51 @@ package final class ContentStore: Sendable {
         }
     }
 
-    /// Removes records (garbage collection). Space is reclaimed by compaction; the removal is durable after the
-    /// next ``sync()``.
+    /// Removes records. Space is reclaimed by compaction; the removal is durable after the next ``sync()``.
     /// - Returns: the number of records that were present.
     @discardableResult
     package func remove(_ keys: some Sequence<RecordKey>) throws(StoreError) -> Int {
         try state.withLock { (state) throws(StoreError) -> Int in
             guard !state.closed else { throw .closed }
             return keys.reduce(0) { count, key in count + (state.remove(key) == nil ? 0 : 1) }
+        }
+    }
+
+    // Garbage collection's view of use. Every put (new or already present), read and `touch` stamps a record with
+    // the next value of one in-memory clock; a reopened store stamps its records in segment order as it loads them.
+    // A caller that is about to reference a record it did not write touches it first, so a collector that removes
+    // only records unused since its previous run (``remove(_:unusedSince:)``, under the same lock as the stamps)
+    // never takes a record from under a writer.
+
+    /// The current value of the use clock.
+    package var useClock: UInt64 { state.withLock { $0.clock } }
+
+    /// Marks records as used now (before referencing records found present, so garbage collection keeps them).
+    /// - Returns: the keys among `keys` that are present.
+    package func touch(_ keys: some Sequence<RecordKey>) -> Set<RecordKey> {
+        state.withLock { state in Set(keys.filter { state.touch($0) }) }
+    }
+
+    /// The keys of records not used since the use clock read `clock`.
+    package func keys(unusedSince clock: UInt64) -> [RecordKey] {
+        state.withLock { state in state.entries.compactMap { $0.value.lastAccess <= clock ? $0.key : nil } }
+    }
+
+    /// Removes those of `keys` that were not used since the use clock read `clock` (garbage collection); a record
+    /// touched since stays.
+    /// - Returns: the records removed and their stored bytes.
+    package func remove(
+        _ keys: some Sequence<RecordKey>, unusedSince clock: UInt64
+    ) throws(StoreError) -> (records: Int, bytes: Int64) {
+        try state.withLock { (state) throws(StoreError) -> (records: Int, bytes: Int64) in
+            guard !state.closed else { throw .closed }
+            var removed = (records: 0, bytes: Int64(0))
+            for key in keys where (state.entries[key]?.lastAccess).map({ $0 <= clock }) ?? false {
+                guard let entry = state.remove(key) else { continue }
+                removed.records += 1
+                removed.bytes += entry.location.recordSize(kind: key.kind)
+            }
+            return removed
         }
     }
 

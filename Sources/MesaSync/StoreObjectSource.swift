@@ -201,10 +201,16 @@ package final class StoreObjectSource: ObjectSource {
         }
     }
 
+    /// Decodes a verified tree for the mount. Names go through the validator too: a server that sent a name the
+    /// kernel must never see (`..`, `/`, `.git`, a control character) gets its tree refused as corrupt (EIO for that
+    /// directory), whatever the server checked.
     static func decodeTree(_ body: [UInt8], id: ObjectID) throws(SyncError) -> SourceTree {
         let entries: [TreeEntry]
         do throws(TreeError) {
             entries = try TreeCodec.decode(body, id: id)
+            for entry in entries { try TreeValidator.check(name: entry.name, at: entry.name) }
+        } catch .invalid(let failure) {
+            throw .corruptObject(RecordKey(.tree, object: id), reason: failure.description)
         } catch {
             throw SyncError(error)
         }

@@ -40,9 +40,14 @@ package final class MesaRepository: Sendable {
         let id = hasher.finalize()
         let key = RecordKey(.manifest, object: id)
         do throws(StoreError) {
-            if store.contains(key) {
-                if pinned { try pinBlob(id) }
-                return id
+            // Present content is touched, manifest and chunks, so a garbage collector keeps what the caller is about
+            // to reference (ContentStore's use clock); content with a chunk missing is stored again.
+            if !store.touch([key]).isEmpty, let manifest = try? store.manifest(forBlob: id) {
+                let chunks = Set(manifest.chunks.map { RecordKey(chunk: $0.id) })
+                if store.touch(chunks).count == chunks.count {
+                    if pinned { try pinBlob(id) }
+                    return id
+                }
             }
             let manifest = try store.ingest(bytes: bytes, pinned: pinned)
             try store.put(manifest.encoded(), key: key)
@@ -120,7 +125,7 @@ package final class MesaRepository: Sendable {
     package func writeTree(_ entries: [TreeEntry]) throws(TreeError) -> ObjectID {
         var seen = Set<String>()
         for entry in entries {
-            try PathName.validate(component: entry.name, in: entry.name)
+            try TreeValidator.check(name: entry.name, at: entry.name)
             guard seen.insert(entry.name).inserted else {
                 throw .invalidArgument("tree entry '\(entry.name)' appears twice")
             }
@@ -143,7 +148,7 @@ package final class MesaRepository: Sendable {
     /// - Throws: ``TreeError/notFound(path:)`` when a component is missing or a parent is not a directory.
     package func entry(at path: String, in root: ObjectID) throws(TreeError) -> TreeEntry {
         if path.isEmpty { return TreeEntry(name: "", mode: .directory, id: root) }
-        let components = try PathName.components(of: path)
+        let components = try TreeValidator.components(of: path)
         var current = TreeEntry(name: "", mode: .directory, id: root)
         var walked = ""
         for component in components {

@@ -16,10 +16,9 @@ package enum TreeError: Error, Sendable, Equatable, CustomStringConvertible {
     case wrongObjectKind(ObjectID, expected: String)
     /// A stored git object could not be parsed.
     case corruptObject(ObjectID, reason: String)
-    /// A path is unusable (empty component, `.`, `..`, `.git`, NUL).
-    case invalidPath(String, reason: String)
-    /// A path name is not valid UTF-8; the path is shown with invalid bytes escaped as `\xNN`.
-    case nonUTF8Path(String)
+    /// A name, path, tree or commit breaks a rule of ``TreeValidator`` (names that are not UTF-8 included; the path
+    /// is shown with invalid bytes escaped as `\xNN`).
+    case invalid(ValidationFailure)
     /// No change with this id is known.
     case changeNotFound(ChangeID)
     /// The change is not at the commit the caller expected (someone else evolved it).
@@ -42,9 +41,7 @@ package enum TreeError: Error, Sendable, Equatable, CustomStringConvertible {
         case .objectNotFound(let id): "object \(id) is not in the store"
         case .wrongObjectKind(let id, let expected): "object \(id) is not a \(expected)"
         case .corruptObject(let id, let reason): "object \(id) is corrupt: \(reason)"
-        case .invalidPath(let path, let reason): "invalid path '\(path)': \(reason)"
-        case .nonUTF8Path(let path):
-            "path '\(path)' is not valid UTF-8; rename it in the source repository (invalid bytes shown as \\xNN)"
+        case .invalid(let failure): "refused: \(failure)"
         case .changeNotFound(let id): "change \(id) does not exist"
         case .staleChange(let id, let expected, let current):
             "change \(id) is at \(current?.hex ?? "nothing"), not at \(expected?.hex ?? "nothing") as expected"

@@ -57,8 +57,10 @@ public enum TokenError: Error, Sendable, Equatable, CustomStringConvertible {
     case expired
     /// `aud` is not `mesa-api`.
     case wrongAudience(String)
-    /// A requested lifetime outside 1 s to 86,400 s.
+    /// A requested lifetime, or a token's `exp - iat`, outside 1 s to 86,400 s.
     case lifetimeOutOfRange(Int)
+    /// `iat` is later than now by more than the allowed clock skew.
+    case issuedInFuture(Int64)
 
     public var description: String {
         switch self {
@@ -68,6 +70,8 @@ public enum TokenError: Error, Sendable, Equatable, CustomStringConvertible {
         case .expired: "token has expired; mint a new one"
         case .wrongAudience(let audience): "token audience '\(audience)' is not mesa-api"
         case .lifetimeOutOfRange(let seconds): "token lifetime \(seconds) s is outside 1...86400 s"
+        case .issuedInFuture(let seconds):
+            "token is issued \(seconds) s in the future; check the clock of the machine that signed it"
         }
     }
 }
@@ -175,8 +179,18 @@ public enum AccessToken {
         guard valid else { throw .badSignature }
         guard claims.audience == audience else { throw .wrongAudience(claims.audience) }
         guard claims.expiresAt > now else { throw .expired }
+        // A token lives at most a day (Mesa's maximum), counted from when it says it was issued, and it cannot say it
+        // was issued later than now (beyond a small skew between the signer's clock and ours).
+        let lifetime = claims.expiresAt.subtractingReportingOverflow(claims.issuedAt)
+        guard !lifetime.overflow, (1...Int64(maximumLifetime)).contains(lifetime.partialValue) else {
+            throw .lifetimeOutOfRange(lifetime.overflow ? Int.max : Int(clamping: lifetime.partialValue))
+        }
+        guard claims.issuedAt <= now + allowedClockSkew else { throw .issuedInFuture(claims.issuedAt - now) }
         return claims
     }
+
+    /// How far in the future a token's `iat` may be (clock skew between signer and server), in seconds.
+    public static let allowedClockSkew: Int64 = 60
 
     private struct Header: Decodable {
         var alg: String

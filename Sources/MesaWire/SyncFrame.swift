@@ -239,9 +239,10 @@ public struct SyncFrameDecoder: Sendable {
         }
     }
 
-    /// Checks that the stream ended properly once the transport reports its end.
+    /// Checks that the stream ended properly once the transport reports its end: an end frame, and nothing after it.
     public func finish() throws(SyncStreamError) {
         guard finished else { throw .truncated }
+        if buffer.count > start { throw .malformed("bytes after the end frame") }
     }
 
     private func word(at offset: Int) -> UInt32 {

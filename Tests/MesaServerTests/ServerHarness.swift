@@ -29,6 +29,12 @@ final class ServerHarness: Sendable {
 
     var services: ServerServices { opened.services }
 
+    /// The id of the repo `name` of the harness's org.
+    func repoID(_ name: String, org: String = "local") throws -> String {
+        let orgID = try #require(try services.metadata.org(slug: org)).id
+        return try #require(try services.metadata.repo(orgID: orgID, name: name)).id
+    }
+
     /// Runs `body` with a router-level test client.
     func test(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         let app = Application(router: MesaServerApplication.router(services: services))

@@ -151,8 +151,8 @@ extension TestClientProtocol {
         }
     }
 
-    /// Each refused push runs against a fresh server: records verified before a refusal are staged for the org
-    /// (so an interrupted push can resume), which would let a later push in the same test rely on them.
+    /// Each refused push runs against a fresh server: records of a push cut short stay staged for the repo (so an
+    /// interrupted push can resume), which would let a later push in the same test rely on them.
     @Test(arguments: ["corrupt frame", "forged chunk", "dangling manifest", "cut stream", "bad transaction"])
     func refusedPushesLeaveNothingVisible(failure: String) async throws {
         let server = try ServerHarness()
@@ -192,13 +192,13 @@ extension TestClientProtocol {
             #expect(try await http.send(.get, "/v1/local/r/bookmarks/main", credential: key).status == .notFound)
             #expect(try await http.send(.get, "/v1/local/r/changes/\(change.id)", credential: key).status == .notFound)
             #expect(try await http.send(.get, "/v1/local/r/content?path=a.txt", credential: key).status == .notFound)
-            if failure != "bad transaction" {
-                // Refused before anything was stored: `have` still misses every key.
-                let have = try await http.send(
-                    .post, "/v1/local/r/sync/have", credential: key,
-                    json: String(decoding: try JSONEncoder().encode(HaveRequest(keys: allKeys)), as: UTF8.self))
-                #expect(try have.decode(HaveResponse.self).missing.count == allKeys.count)
-            }
+            // A refused push stages nothing: `have` still misses every key. A stream cut short keeps what arrived
+            // whole and verified staged, so the client's next attempt need not send it again.
+            let have = try await http.send(
+                .post, "/v1/local/r/sync/have", credential: key,
+                json: String(decoding: try JSONEncoder().encode(HaveRequest(keys: allKeys)), as: UTF8.self))
+            let missing = try have.decode(HaveResponse.self).missing.count
+            #expect(missing == (failure == "cut stream" ? 0 : allKeys.count))
         }
     }
 
@@ -307,36 +307,67 @@ extension TestClientProtocol {
 }
 
 @Suite struct StagedRecordTests {
-    /// A push refused after its records were verified leaves them staged; a later push that relies on them (without
+    /// A push cut short (no end frame) leaves its verified records staged; a later push that relies on them (without
     /// carrying them again) makes them referenced when its transaction applies, so they are not garbage.
-    @Test func aResumedPushPromotesTheRecordsAnEarlierPushStaged() async throws {
+    @Test func aResumedPushPromotesTheRecordsAnInterruptedPushStaged() async throws {
         let server = try ServerHarness()
         let client = try ClientRepo()
         let change = try client.change(["dir/a.txt": "resumed\n"])
         let records = try client.records(of: change.commit)
         let key = server.adminKey
-        let bad = PushTransaction(
-            changes: [ChangeUpdate(changeID: change.id.description, expectedCommit: nil, commit: String(repeating: "1", count: 40), parents: [])],
-            bookmarks: [])
         let good = PushTransaction(
             changes: [ChangeUpdate(changeID: change.id.description, expectedCommit: nil, commit: change.commit.hex, parents: [])],
             bookmarks: [BookmarkUpdate(name: "main", expectedChange: nil, change: change.id.description)])
-        let orgID = try #require(try server.services.metadata.org(slug: "local")).id
         try await server.test { http in
             _ = try await http.send(.post, "/v1/local/repos", credential: key, json: #"{"name":"r"}"#)
-            // Everything but the commit, with a transaction the server refuses: records verified and staged.
+            let repoID = try server.repoID("r")
+            // Everything but the commit, and the stream stops before its end frame: records verified and staged.
             let withoutCommit = records.filter { $0.key.kind != .commit }
-            let refused = try await http.push(try pushBody(withoutCommit, bad), credential: key)
-            #expect((400..<500).contains(refused.status.code))
-            let stagedBefore = try server.services.metadata.staged(orgID: orgID, keys: withoutCommit.map(\.key))
+            let cut = Array(try pushBody(withoutCommit, good).dropLast(5))
+            let refused = try await http.push(cut, credential: key)
+            #expect(refused.status == .badRequest)
+            let stagedBefore = try server.services.metadata.staged(repoID: repoID, keys: withoutCommit.map(\.key))
             #expect(stagedBefore.count == withoutCommit.count)
             // The resumed push carries only the commit.
             let commit = records.filter { $0.key.kind == .commit }
             #expect(try await http.push(try pushBody(commit, good), credential: key).status == .ok)
-            #expect(try server.services.metadata.staged(orgID: orgID, keys: records.map(\.key)).isEmpty)
+            #expect(try server.services.metadata.staged(repoID: repoID, keys: records.map(\.key)).isEmpty)
             let read = try await http.send(
                 .get, "/v1/local/r/content?path=dir/a.txt", credential: key, headers: [.accept: "application/octet-stream"])
             #expect(read.text == "resumed\n")
         }
+    }
+
+    /// A push the server refuses (here: a transaction naming a commit it does not carry) keeps nothing staged: its
+    /// records count as missing again and garbage collection reclaims them.
+    @Test func aRefusedPushStagesNothingAndItsRecordsAreCollected() async throws {
+        let server = try ServerHarness()
+        let client = try ClientRepo()
+        let change = try client.change(["dir/a.txt": String(repeating: "refused push content\n", count: 4000)])
+        let records = try client.records(of: change.commit)
+        let key = server.adminKey
+        let bad = PushTransaction(
+            changes: [ChangeUpdate(changeID: change.id.description, expectedCommit: nil, commit: String(repeating: "1", count: 40), parents: [])],
+            bookmarks: [])
+        let baseline = server.services.store.stats()
+        try await server.test { http in
+            _ = try await http.send(.post, "/v1/local/repos", credential: key, json: #"{"name":"r"}"#)
+            let repoID = try server.repoID("r")
+            let withoutCommit = records.filter { $0.key.kind != .commit }
+            let refused = try await http.push(try pushBody(withoutCommit, bad), credential: key)
+            #expect((400..<500).contains(refused.status.code))
+            #expect(try server.services.metadata.referenced(repoID: repoID, keys: withoutCommit.map(\.key)).isEmpty)
+            let have = try await http.send(
+                .post, "/v1/local/r/sync/have", credential: key,
+                json: String(decoding: try JSONEncoder().encode(HaveRequest(keys: withoutCommit.map(\.key.description))), as: UTF8.self))
+            #expect(try have.decode(HaveResponse.self).missing.count == withoutCommit.count)
+        }
+        #expect(server.services.store.stats().records > baseline.records)
+        // The first run only marks the clock (the records were just written); the second takes them.
+        _ = try server.services.collector.collect()
+        let report = try server.services.collector.collect()
+        #expect(report.removedRecords == records.count - 1)
+        #expect(server.services.store.stats().records == baseline.records)
+        #expect(server.services.store.stats().bytes == baseline.bytes)
     }
 }

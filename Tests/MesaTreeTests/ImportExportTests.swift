@@ -147,10 +147,14 @@ import Testing
         try Git.run(["add", "-A"], in: work)
         try Git.run(["commit", "-qm", "latin-1 name"], in: work)
 
-        #expect(throws: TreeError.nonUTF8Path("bad/caf\\xe9.txt")) {
-            try fixture.repository.importGit(repositoryAt: work)
+        let error = #expect(throws: TreeError.self) { try fixture.repository.importGit(repositoryAt: work) }
+        guard case .invalid(let failure)? = error else {
+            Issue.record("expected a validation refusal, got \(String(describing: error))")
+            return
         }
-        #expect(TreeError.nonUTF8Path("bad/caf\\xe9.txt").description.contains("'bad/caf\\xe9.txt'"))
+        #expect(failure.rule == .notUTF8)
+        #expect(failure.location == "bad/caf\\xe9.txt")
+        #expect(error?.description.contains("'bad/caf\\xe9.txt'") == true)
     }
 
     @Test func debugImportAndExportCommands() throws {

@@ -112,7 +112,7 @@ import Testing
         #expect {
             try fixture.repository.applying([.upsert(path: path, blob: blob, mode: .regular)], to: nil)
         } throws: { error in
-            guard case .invalidPath = error as? TreeError else { return false }
+            guard case .invalid = error as? TreeError else { return false }
             return true
         }
     }

@@ -1,3 +1,4 @@
+import HTTPTypes
 import MesaCore
 import MesaTree
 import MesaWire
@@ -18,11 +19,28 @@ extension APIError {
             self = .conflict(
                 "bookmark '\(name)' moved to \(current?.description ?? "nothing")", code: "STALE_BOOKMARK",
                 details: ["current_change_id": current.map { .string($0.description) } ?? .null])
-        case .invalidPath(let path, let reason): self = .badRequest("invalid path '\(path)': \(reason)")
-        case .nonUTF8Path(let path): self = .badRequest("path '\(path)' is not valid UTF-8")
+        case .invalid(let failure):
+            self = APIError(
+                .badRequest, Self.code(of: failure.rule), failure.description,
+                details: ["rule": .string(failure.rule.rawValue), "path": .string(failure.location)])
         case .invalidArgument(let message): self = .badRequest(message)
         case .wrongObjectKind(let id, let expected): self = .badRequest("object \(id) is not a \(expected)")
         case .store, .git, .corruptObject, .io: self = .internalError("\(error)")
+        }
+    }
+
+    /// The error code of a validation rule: what kind of input broke it.
+    static func code(of rule: ValidationRule) -> String {
+        switch rule {
+        case .emptyName, .dotName, .slashInName, .nulInName, .controlCharacter, .backslash, .dotGit, .nameTooLong,
+            .notUTF8, .emptyPath, .absolutePath, .pathTooLong, .pathTooDeep:
+            "INVALID_PATH"
+        case .badMode, .unsortedEntries, .duplicateEntry, .malformedTree, .entryKindMismatch, .gitMetadataSymlink:
+            "INVALID_TREE"
+        case .malformedCommit, .badSignature, .missingParent:
+            "INVALID_COMMIT"
+        case .unsupportedRecord:
+            "INVALID_RECORD"
         }
     }
 }

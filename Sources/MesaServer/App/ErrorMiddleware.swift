@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import MesaTree
 import MesaWire
+import NIOCore
 
 /// Turns every error that escapes a route into Mesa's JSON error body with a deliberate status.
 ///
@@ -42,6 +43,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 logger.error("tree model failed", metadata: ["error": "\(error)"])
             }
             return mapped
+        case is NIOTooManyBytesError:
+            return APIError(.contentTooLarge, "PAYLOAD_TOO_LARGE", "the request body is larger than the server accepts")
         case let error as DecodingError:
             return .badRequest("the request body is not valid: \(Self.describe(error))")
         case let error as MetadataError:

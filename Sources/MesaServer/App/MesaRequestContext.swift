@@ -10,10 +10,12 @@ package struct MesaRequestContext: RequestContext {
     package init(source: Source) {
         coreContext = .init(source: source)
         principal = nil
+        maxUploadSize = ServerConfiguration.default.maxBodyBytes
     }
 
-    /// Bodies larger than this are refused with 413 before a route sees them (push bodies are streamed separately).
-    package var maxUploadSize: Int { 64 << 20 }
+    /// Bodies larger than this are refused with 413 (push bodies are streamed and bounded separately); set from the
+    /// server's configuration by ``AuthMiddleware``.
+    package var maxUploadSize: Int
 
     /// The caller; routes behind ``AuthMiddleware`` always have one.
     package func caller() throws(APIError) -> Principal {

@@ -1,5 +1,6 @@
 import Foundation
 package import Hummingbird
+import HummingbirdCore
 package import Logging
 import MesaCore
 import MesaStore
@@ -15,6 +16,8 @@ package enum MesaServerApplication {
         package var services: ServerServices
         /// A newly created admin key, to be printed once; `nil` when none was created.
         package var newAdminKey: String?
+        /// Where the new admin key was saved.
+        package var adminKeyPath: String?
     }
 
     /// Opens the data directory: the metadata database (migrated), the content store and, on first start (or with
@@ -29,7 +32,10 @@ package enum MesaServerApplication {
         let store = try ContentStore(path: directory + "/store")
         let pool = NIOThreadPool(numberOfThreads: configuration.blockingThreads)
         pool.start()
-        let services = ServerServices(metadata: metadata, store: store, pool: pool, logger: logger)
+        let services = ServerServices(
+            metadata: metadata, store: store, pool: pool, logger: logger, stagedGrace: configuration.stagedGrace,
+            maxBodyBytes: configuration.maxBodyBytes)
+        try ReferenceRebuild.run(services: services)
 
         var newKey: String?
         let org: OrgRow
@@ -40,12 +46,14 @@ package enum MesaServerApplication {
             newKey = try createAdminKey(org: org, metadata: metadata)
         }
         if newKey == nil, configuration.newAdminKey { newKey = try createAdminKey(org: org, metadata: metadata) }
+        var keyPath: String?
         if let newKey {
             let isDefault = configuration.orgSlug == "local" || !FileManager.default.fileExists(atPath: directory + "/admin.key")
             let path = directory + (isDefault ? "/admin.key" : "/admin-\(org.slug).key")
             try writeSecret(newKey + "\n", to: path)
+            keyPath = path
         }
-        return Opened(services: services, newAdminKey: newKey)
+        return Opened(services: services, newAdminKey: newKey, adminKeyPath: keyPath)
     }
 
     private static func createAdminKey(org: OrgRow, metadata: any MetadataStore) throws -> String {
@@ -84,8 +92,16 @@ package enum MesaServerApplication {
         onListening: @escaping @Sendable (String) -> Void
     ) -> some ApplicationProtocol {
         let host = configuration.host
+        let headTimeout = TimeAmount.nanoseconds(Int64(configuration.headerTimeout * 1e9))
+        let decoder = HTTP1Channel.Configuration.DecoderConfiguration(
+            maxHeaderFieldSize: configuration.maxHeaderBytes, maxHeaderListSize: configuration.maxHeaderBytes,
+            maxHeaderFieldCount: 200)
         return Application(
             router: router(services: services),
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [RequestHeadGuard(timeout: headTimeout)], idleTimeout: .seconds(120),
+                    httpDecoderConfiguration: decoder)),
             configuration: .init(address: .hostname(host, port: configuration.port), serverName: "mesa"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port
@@ -101,8 +117,38 @@ package enum MesaServerApplication {
         onListening: @escaping @Sendable (String) -> Void
     ) async throws {
         let app = application(configuration, services: services, onListening: onListening)
-        try await app.runService()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await app.runService() }
+            if configuration.collectionInterval > 0 {
+                group.addTask { await collectGarbage(every: configuration.collectionInterval, services: services) }
+            }
+            // The server stops on SIGTERM or SIGINT; the collector stops with it.
+            try await group.next()
+            group.cancelAll()
+        }
         try await close(services)
+    }
+
+    /// Runs garbage collection every `interval` seconds until cancelled; a failed run is logged and retried later.
+    static func collectGarbage(every interval: Double, services: ServerServices) async {
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: .seconds(interval))
+            } catch {
+                return
+            }
+            do {
+                let report = try await services.blocking { try services.collector.collect() }
+                services.logger.info(
+                    "garbage collected",
+                    metadata: [
+                        "gc.removed": "\(report.removedRecords)", "gc.bytes": "\(report.removedBytes)",
+                        "gc.expired": "\(report.expiredStaged)",
+                    ])
+            } catch {
+                services.logger.error("garbage collection failed", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     /// Closes what ``open(_:logger:)`` opened, after the server stopped.

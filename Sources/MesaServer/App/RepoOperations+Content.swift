@@ -25,26 +25,26 @@ extension RepoOperations {
     /// `GET content?change_id&path&depth`: a file (with content), a symlink (content = target) or a directory (flat
     /// entries down to `depth` levels, without content). Submodules are never listed.
     package func content(change: ChangeID, path: String, depth: Int, raw: Bool) throws -> ContentResult {
+        // The same path rules as writes: relative, no empty, `.` or `..` components (the empty path is the root).
+        let name = path.isEmpty ? "" : try TreeValidator.components(of: path).last ?? ""
         let root = try repository.tree(ofChange: change)
-        let trimmed = path.split(separator: "/").joined(separator: "/")
-        let name = trimmed.split(separator: "/").last.map(String.init) ?? ""
-        if trimmed.isEmpty {
+        if path.isEmpty {
             return try directory(root, path: "", name: "", depth: depth, raw: raw)
         }
-        let entry = try repository.entry(at: trimmed, in: root)
+        let entry = try repository.entry(at: path, in: root)
         switch entry.mode {
         case .directory:
-            return try directory(entry.id, path: trimmed, name: name, depth: depth, raw: raw)
+            return try directory(entry.id, path: path, name: name, depth: depth, raw: raw)
         case .regular, .executable, .symlink:
             if raw { return .raw(try repository.manifest(ofBlob: entry.id)) }
             let bytes = try repository.readBlob(entry.id)
             return .entry(
                 ContentEntry(
-                    type: entry.mode == .symlink ? "symlink" : "file", name: name, path: trimmed, sha: entry.id.hex,
+                    type: entry.mode == .symlink ? "symlink" : "file", name: name, path: path, sha: entry.id.hex,
                     size: Int64(bytes.count), encoding: "base64", content: Data(bytes).base64EncodedString(),
                     mode: Self.modeText(entry.mode)))
         case .submodule:
-            throw APIError.notFound("'\(trimmed)' is a submodule, which has no content here")
+            throw APIError.notFound("'\(path)' is a submodule, which has no content here")
         }
     }
 

@@ -7,25 +7,21 @@ extension RepoOperations {
     /// The nearest common ancestor of two changes in the change graph (the root when they share nothing else).
     func mergeBase(_ a: ChangeID, _ b: ChangeID) throws -> ChangeID {
         var ancestorsOfA = Set<ChangeID>([a])
-        var queue = [a]
-        while !queue.isEmpty {
-            let id = queue.removeFirst()
-            guard let record = try repository.change(id) else { continue }
-            for parent in record.parents where ancestorsOfA.insert(parent).inserted { queue.append(parent) }
+        try walkAncestry(from: [a]) { _, record in
+            ancestorsOfA.formUnion(record.parents)
+            return true
         }
-        queue = [b]
-        var seen = Set<ChangeID>()
-        while !queue.isEmpty {
-            let id = queue.removeFirst()
-            if ancestorsOfA.contains(id) { return id }
-            guard seen.insert(id).inserted, let record = try repository.change(id) else { continue }
-            queue += record.parents
+        var base = ChangeID.root
+        try walkAncestry(from: [b]) { id, _ in
+            if ancestorsOfA.contains(id) { base = id }
+            return base.isRoot
         }
-        return .root
+        return base
     }
 
     /// `POST bookmarks/merge`: merges the source bookmark's change into the target's with a merge change.
     package func merge(_ body: MergeRequest, principal: Principal) throws -> MergeResult {
+        try Self.checkMessage(body.message)
         let target = try bookmarkTarget(body.target)
         let source = try bookmarkTarget(body.source)
         if try isAncestor(source, of: target) {
@@ -74,7 +70,7 @@ extension RepoOperations {
         }
         let tree = edits.isEmpty ? merged.tree : try repository.applying(edits, to: merged.tree)
         let now = Int64(Date().timeIntervalSince1970)
-        let signature = Self.author(nil, principal: principal, now: now)
+        let signature = try Self.author(nil, principal: principal, now: now)
         let parents = [target, source]
         var parentCommits: [ObjectID] = []
         for parent in parents { if let record = try repository.change(parent) { parentCommits.append(record.commit) } }

@@ -7,9 +7,13 @@ package import MesaWire
 // What the REST routes do to one repo, as blocking functions (they run on the server's pool). Route closures stay
 // thin: parse, authorize, call one of these, encode.
 //
-// Org references: every record a write creates (blob manifests and chunks, the trees along changed paths, the
-// commit) is recorded as referenced by the repo's org, so the sync protocol can answer `have` and serve content per
-// org, never across orgs (DESIGN.md section 4).
+// Repo references: every record a write creates (blob manifests and chunks, the trees along changed paths, the
+// commit) is recorded as referenced by the repo, so the sync protocol can answer `have` and serve content per repo,
+// never across repos (docs/Protocol.md, "Authorization by repository").
+//
+// Writes validate their whole request before they store anything: paths and names (TreeValidator), encodings,
+// modes, signatures, the base change and the paths a delete names. A request refused there leaves the store as it
+// was; what a failure after that point leaves unreferenced is reclaimed by garbage collection.
 
 /// One repo's operations, bound to the caller.
 package struct RepoOperations {
@@ -94,13 +98,9 @@ package struct RepoOperations {
         if let bookmark {
             // A new repo's default bookmark resolves to the virtual root, which has no changes to list.
             let tip = bookmark == repo.defaultBookmark ? try headChange() : try bookmarkTarget(bookmark)
-            var queue = [tip]
-            var seen = Set<ChangeID>()
-            while !queue.isEmpty {
-                let id = queue.removeFirst()
-                guard !id.isRoot, seen.insert(id).inserted, let record = try repository.change(id) else { continue }
+            try walkAncestry(from: [tip]) { id, _ in
                 ordered.append(id)
-                queue += record.parents
+                return true
             }
         } else {
             ordered = try catalog.changeIDsByRecency()
@@ -114,10 +114,28 @@ package struct RepoOperations {
         return (try page.map { try changeJSON($0, full: false) }, next)
     }
 
-    /// Turns REST file operations into tree edits, writing each upserted file's content.
-    func edits(_ files: [FileOperation]) throws -> [TreeEdit] {
-        try files.map { file -> TreeEdit in
-            if file.isDelete { return .delete(path: file.path) }
+    /// A REST file operation checked and decoded, not yet stored.
+    enum PlannedEdit {
+        case upsert(path: String, bytes: [UInt8], mode: FileMode)
+        case delete(path: String)
+    }
+
+    /// Checks REST file operations against `base` and decodes their content, storing nothing: every path through
+    /// the validator, encodings, modes, and for a delete that the path exists (in `base` or from an earlier
+    /// operation of the same request).
+    func plan(_ files: [FileOperation], base: ObjectID) throws -> [PlannedEdit] {
+        var written = Set<String>()
+        var deleted = Set<String>()
+        return try files.map { file -> PlannedEdit in
+            _ = try TreeValidator.components(of: file.path)
+            if file.isDelete {
+                let exists = written.contains(file.path)
+                    || (!deleted.contains(file.path) && (try? repository.entry(at: file.path, in: base)) != nil)
+                guard exists else { throw TreeError.notFound(path: file.path) }
+                written.remove(file.path)
+                deleted.insert(file.path)
+                return .delete(path: file.path)
+            }
             guard let content = file.content else {
                 throw APIError.badRequest("file '\(file.path)' has no content (use action \"delete\" to remove it)")
             }
@@ -133,16 +151,43 @@ package struct RepoOperations {
             case "100755": mode = .executable
             default: throw APIError.badRequest("file '\(file.path)': mode must be \"100644\" or \"100755\"")
             }
-            return .upsert(path: file.path, blob: try repository.writeBlob([UInt8](bytes)), mode: mode)
+            written.insert(file.path)
+            deleted.remove(file.path)
+            return .upsert(path: file.path, bytes: [UInt8](bytes), mode: mode)
+        }
+    }
+
+    /// Stores planned edits' content and turns them into tree edits.
+    func edits(_ planned: [PlannedEdit]) throws -> [TreeEdit] {
+        try planned.map { edit -> TreeEdit in
+            switch edit {
+            case .delete(let path): return .delete(path: path)
+            case .upsert(let path, let bytes, let mode):
+                return .upsert(path: path, blob: try repository.writeBlob(bytes), mode: mode)
+            }
+        }
+    }
+
+    /// Refuses a commit message git objects cannot carry (a NUL byte would cut it short).
+    static func checkMessage(_ message: String?) throws(TreeError) {
+        if message?.utf8.contains(0) == true {
+            throw .invalid(ValidationFailure(.malformedCommit, at: "message", "a NUL byte in the commit message"))
         }
     }
 
     /// A commit signature from a REST one. Git objects need a name and an email (libgit2 refuses empty ones): a
-    /// missing name is the API key's name, a missing email `<name>@users.mesa.local`.
-    static func author(_ given: MesaWire.Signature?, principal: Principal, now: Int64) -> MesaTree.Signature {
+    /// missing name is the API key's name, a missing email `<name>@users.mesa.local`. Given names and emails go
+    /// through the validator; a default from the key's name keeps only the characters a signature may hold.
+    static func author(
+        _ given: MesaWire.Signature?, principal: Principal, now: Int64, role: String = "author"
+    ) throws(TreeError) -> MesaTree.Signature {
+        if let given { try TreeValidator.check(signatureName: given.name, email: given.email ?? "", role: role) }
         let time = given?.date.flatMap(Timestamp.parse).map { Int64($0) } ?? now
-        let name = given?.name.isEmpty == false ? given?.name ?? "mesa" : principal.key.name ?? "mesa"
-        let local = name.lowercased().filter { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" }
+        let keyName = (principal.key.name ?? "").filter { character in
+            character.unicodeScalars.allSatisfy { $0 != "<" && $0 != ">" && $0.value >= 0x20 && $0.value != 0x7f }
+        }
+        let name = given?.name.isEmpty == false ? given?.name ?? "mesa" : keyName.isEmpty ? "mesa" : keyName
+        let local = name.lowercased().filter { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-") }
         let email = given?.email.flatMap { $0.isEmpty ? nil : $0 } ?? "\(local.isEmpty ? "mesa" : local)@users.mesa.local"
         return MesaTree.Signature(name: name, email: email, time: time)
     }
@@ -153,10 +198,12 @@ package struct RepoOperations {
         _ = try repository.change(base)
         let baseTree = try repository.tree(ofChange: base)
         let now = Int64(Date().timeIntervalSince1970)
-        let author = Self.author(body.author, principal: principal, now: now)
-        let committer = Self.author(body.committer ?? body.author, principal: principal, now: now)
+        let author = try Self.author(body.author, principal: principal, now: now)
+        let committer = try Self.author(body.committer ?? body.author, principal: principal, now: now, role: "committer")
+        try Self.checkMessage(body.message)
+        let planned = try plan(body.files ?? [], base: baseTree)
         let record = try repository.createChange(
-            parents: [base], edits: try edits(body.files ?? []), message: body.message ?? "", author: author,
+            parents: [base], edits: try edits(planned), message: body.message ?? "", author: author,
             committer: committer)
         try recordReferences(from: baseTree, commit: record.commit)
         // A new repo's default bookmark resolves to the virtual root until the first write, which creates it.
@@ -179,19 +226,21 @@ package struct RepoOperations {
         }
         let oldTree = try repository.commit(current.commit).tree
         let now = Int64(Date().timeIntervalSince1970)
-        var fileEdits = try edits(body.files ?? [])
+        let committer = try Self.author(body.committer, principal: principal, now: now, role: "committer")
+        try Self.checkMessage(body.message)
+        var planned = try plan(body.files ?? [], base: oldTree)
         var resolved: [String] = []
         for resolution in body.resolutions ?? [] {
+            _ = try TreeValidator.components(of: resolution.path)
             guard let content = resolution.content, let bytes = Data(base64Encoded: content) else {
                 throw APIError.badRequest("resolution of '\(resolution.path)' needs base64 content")
             }
             let mode = (try? repository.entry(at: resolution.path, in: oldTree).mode) ?? .regular
-            fileEdits.append(.upsert(path: resolution.path, blob: try repository.writeBlob([UInt8](bytes)), mode: mode))
+            planned.append(.upsert(path: resolution.path, bytes: [UInt8](bytes), mode: mode.isBlob ? mode : .regular))
             resolved.append(resolution.path)
         }
-        let committer = Self.author(body.committer, principal: principal, now: now)
         let record = try repository.evolveChange(
-            id, edits: fileEdits, message: body.message, committer: committer, expectedCommit: expected)
+            id, edits: try edits(planned), message: body.message, committer: committer, expectedCommit: expected)
         try recordReferences(from: oldTree, commit: record.commit)
         if !resolved.isEmpty, let details = try catalog.details(of: id) {
             try catalog.setConflicts(details.conflicts.filter { !resolved.contains($0) }, of: id)
@@ -210,15 +259,27 @@ package struct RepoOperations {
     /// Whether `ancestor` is `descendant` or one of its ancestors (the root is everyone's ancestor).
     package func isAncestor(_ ancestor: ChangeID, of descendant: ChangeID) throws -> Bool {
         if ancestor.isRoot || ancestor == descendant { return true }
-        var queue = [descendant]
+        var found = false
+        try walkAncestry(from: [descendant]) { _, record in
+            found = record.parents.contains(ancestor)
+            return !found
+        }
+        return found
+    }
+
+    /// Visits changes from `starts` through their parents breadth first, each once (the virtual root never), until
+    /// `visit` returns `false`. Linear in the changes visited.
+    func walkAncestry(from starts: [ChangeID], _ visit: (ChangeID, ChangeRecord) throws -> Bool) throws {
+        var queue = starts
+        var next = 0
         var seen = Set<ChangeID>()
-        while !queue.isEmpty {
-            let id = queue.removeFirst()
+        while next < queue.count {
+            let id = queue[next]
+            next += 1
             guard !id.isRoot, seen.insert(id).inserted, let record = try repository.change(id) else { continue }
-            if record.parents.contains(ancestor) { return true }
+            guard try visit(id, record) else { return }
             queue += record.parents
         }
-        return false
     }
 
     // MARK: References
@@ -243,7 +304,7 @@ package struct RepoOperations {
         return (trees, blobs)
     }
 
-    /// Records as referenced by the org everything a new commit added over `oldTree`: the commit, the trees along
+    /// Records as referenced by the repo everything a new commit added over `oldTree`: the commit, the trees along
     /// every changed path, and the changed files' manifests and chunks.
     package func recordReferences(from oldTree: ObjectID?, commit: ObjectID) throws {
         let added = try changes(from: oldTree, to: try repository.commit(commit).tree)
@@ -252,6 +313,6 @@ package struct RepoOperations {
             keys.append(RecordKey(.manifest, object: blob))
             keys += try repository.manifest(ofBlob: blob).chunks.map { RecordKey(chunk: $0.id) }
         }
-        try services.metadata.addReferences(orgID: org.id, keys: keys, staged: false)
+        try services.metadata.addReferences(repoID: repo.id, keys: keys, staged: false)
     }
 }

@@ -14,13 +14,25 @@ package struct ServerConfiguration: Sendable {
     package var newAdminKey: Bool
     /// Threads for blocking work (SQLite, libgit2, disk).
     package var blockingThreads: Int
+    /// Seconds between garbage collections of unreferenced records (0: never in the background).
+    package var collectionInterval: Double
+    /// Seconds a pushed record stays staged before garbage collection may take it (an interrupted push resumes
+    /// within this time without sending it again).
+    package var stagedGrace: Double
+    /// Seconds a client has to send a request's head before the connection is closed.
+    package var headerTimeout: Double
+    /// The largest request head (request line and header fields) accepted, in bytes.
+    package var maxHeaderBytes: Int
+    /// The largest request body accepted, in bytes (a sync push is streamed and bounded by the sync limits instead).
+    package var maxBodyBytes: Int
 
     /// The defaults of DESIGN.md section 4: `127.0.0.1:7411`, org `local`, data in `~/.local/share/mesa/server`.
     package static var `default`: ServerConfiguration {
         let home = ProcessInfo.processInfo.environment["HOME"] ?? "/root"
         return ServerConfiguration(
             dataDirectory: home + "/.local/share/mesa/server", host: "127.0.0.1", port: 7411, orgSlug: "local",
-            newAdminKey: false, blockingThreads: 16)
+            newAdminKey: false, blockingThreads: 16, collectionInterval: 3600, stagedGrace: 3600, headerTimeout: 30,
+            maxHeaderBytes: 64 << 10, maxBodyBytes: 64 << 20)
     }
 
     /// Validates an org slug: `^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$` (MESA-API.md).

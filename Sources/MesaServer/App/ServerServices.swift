@@ -17,12 +17,23 @@ package final class ServerServices: Sendable {
     package let logger: Logger
     /// Per-repo git object graphs with their change and bookmark tables.
     package let repositories: RepositoryRegistry
+    /// Reclaims records no repo references.
+    package let collector: GarbageCollector
+    /// The largest request body a route reads (a sync push streams and has its own bound).
+    package let maxBodyBytes: Int
 
     /// Creates the services; the pool must be started.
-    package init(metadata: any MetadataStore, store: ContentStore, pool: NIOThreadPool, logger: Logger) {
+    /// - Parameter stagedGrace: seconds a pushed record stays staged (kept) before garbage collection may take it.
+    package init(
+        metadata: any MetadataStore, store: ContentStore, pool: NIOThreadPool, logger: Logger,
+        stagedGrace: Double = ServerConfiguration.default.stagedGrace,
+        maxBodyBytes: Int = ServerConfiguration.default.maxBodyBytes
+    ) {
+        self.maxBodyBytes = maxBodyBytes
         self.metadata = metadata
         self.store = store
         repositories = RepositoryRegistry(store: store, metadata: metadata)
+        collector = GarbageCollector(metadata: metadata, store: store, grace: stagedGrace)
         authenticator = Authenticator(metadata: metadata)
         self.pool = pool
         self.logger = logger

@@ -15,6 +15,7 @@ struct AuthMiddleware: RouterMiddleware {
         let principal = try await services.blocking { try authenticator.authenticate(authorization: header) }
         var context = context
         context.principal = principal
+        context.maxUploadSize = services.maxBodyBytes
         return try await next(request, context)
     }
 }

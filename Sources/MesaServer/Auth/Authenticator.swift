@@ -68,6 +68,9 @@ package final class Authenticator: Sendable {
         } catch {
             throw .unauthorized("INVALID_TOKEN", "\(error)")
         }
+        guard claims.issuer == keyID else {
+            throw .unauthorized("INVALID_TOKEN", "the token's issuer '\(claims.issuer)' is not the key that signed it")
+        }
         let org = try organization(of: row)
         // Clamp: a token never has more than its key has now.
         let scopes = claims.scopes.filter { row.scopes.allow($0) }

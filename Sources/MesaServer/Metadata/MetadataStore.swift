@@ -126,11 +126,35 @@ package protocol MetadataStore: Sendable {
     /// The change id a repo's bookmark points at, if the bookmark exists.
     func bookmarkTarget(repoID: String, name: String) throws(MetadataError) -> String?
 
-    /// Records that an org references content (chunks, manifests, trees, commits); `staged` marks pushed objects
-    /// that no commit references yet.
-    func addReferences(orgID: String, keys: [RecordKey], staged: Bool) throws(MetadataError)
-    /// The subset of `keys` the org references (staged or not).
-    func referenced(orgID: String, keys: [RecordKey]) throws(MetadataError) -> Set<RecordKey>
-    /// The subset of `keys` the org holds only as staged (pushed, no applied transaction reaches them yet).
-    func staged(orgID: String, keys: [RecordKey]) throws(MetadataError) -> Set<RecordKey>
+    /// Every commit a repo's changes have had (current and evolved-from), as 40-digit hex: where its history
+    /// starts when its references are rebuilt.
+    func recordedCommits(repoID: String) throws(MetadataError) -> [String]
+
+    // Object references, per repo (docs/Protocol.md, "Authorization by repository"): a record is served to a repo,
+    // and may be named by a push into it, only when the repo references it.
+
+    /// Records that a repo references content (chunks, manifests, trees, commits); `staged` marks pushed records
+    /// that no applied transaction of the repo reaches yet (a staged row never downgrades a referenced one).
+    func addReferences(repoID: String, keys: [RecordKey], staged: Bool) throws(MetadataError)
+    /// The subset of `keys` the repo references (staged or not).
+    func referenced(repoID: String, keys: [RecordKey]) throws(MetadataError) -> Set<RecordKey>
+    /// The subset of `keys` the repo holds only as staged.
+    func staged(repoID: String, keys: [RecordKey]) throws(MetadataError) -> Set<RecordKey>
+    /// Forgets staged references of a repo (what a refused push staged); referenced rows stay.
+    func dropStaged(repoID: String, keys: [RecordKey]) throws(MetadataError)
+    /// Deletes staged rows staged before `cutoff` (seconds since the epoch).
+    /// - Returns: how many were deleted.
+    func expireStaged(before cutoff: Double) throws(MetadataError) -> Int
+    /// Every key some repo references or holds staged: what garbage collection keeps.
+    func allReferencedKeys() throws(MetadataError) -> Set<RecordKey>
+
+    /// Repos whose references predate per-repo references and must be rebuilt from their history.
+    func reposAwaitingReferenceRebuild() throws(MetadataError) -> [String]
+    /// Records a repo's rebuilt references and clears its rebuild mark, in one transaction.
+    func finishReferenceRebuild(repoID: String, keys: [RecordKey]) throws(MetadataError)
+
+    /// The known shapes (deepest and longest path below) of trees, for validating pushed trees above them.
+    func treeShapes(_ ids: [ObjectID]) throws(MetadataError) -> [ObjectID: TreeShape]
+    /// Remembers tree shapes (a pure function of the tree's content).
+    func recordTreeShapes(_ shapes: [ObjectID: TreeShape]) throws(MetadataError)
 }

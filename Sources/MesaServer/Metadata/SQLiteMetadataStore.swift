@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 package import MesaCore
+package import MesaTree
 package import MesaWire
 
 // The embedded metadata store: SQLite through GRDB, in WAL mode (a `DatabasePool`: concurrent readers, one writer),
@@ -56,6 +57,22 @@ package final class SQLiteMetadataStore: MetadataStore {
         }
         migrator.registerMigration("v2: change conflicts") { db in
             try db.execute(sql: "ALTER TABLE changes ADD COLUMN conflicts TEXT")
+        }
+        // References move from orgs to repos (a repo-restricted credential must reach nothing of another repo). The
+        // old org rows cannot say which repo reaches a record, so every existing repo is marked for a rebuild from
+        // its history, which `MesaServerApplication.open` runs before serving.
+        migrator.registerMigration("v3: repo references") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE repo_objects (
+                        repo_id TEXT NOT NULL, kind INTEGER NOT NULL, id BLOB NOT NULL, staged_at REAL,
+                        PRIMARY KEY(repo_id, kind, id)) WITHOUT ROWID;
+                    CREATE TABLE reference_rebuilds (repo_id TEXT PRIMARY KEY) WITHOUT ROWID;
+                    INSERT INTO reference_rebuilds SELECT id FROM repos;
+                    DROP TABLE org_objects;
+                    CREATE TABLE tree_shapes (
+                        id BLOB PRIMARY KEY, height INTEGER NOT NULL, longest INTEGER NOT NULL) WITHOUT ROWID;
+                    """)
         }
         return migrator
     }
@@ -253,6 +270,8 @@ package final class SQLiteMetadataStore: MetadataStore {
             try db.execute(sql: "DELETE FROM bookmarks WHERE repo_id = ?", arguments: [id])
             try db.execute(sql: "DELETE FROM changes WHERE repo_id = ?", arguments: [id])
             try db.execute(sql: "DELETE FROM change_log WHERE repo_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM repo_objects WHERE repo_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM reference_rebuilds WHERE repo_id = ?", arguments: [id])
             try db.execute(sql: "DELETE FROM repos WHERE id = ?", arguments: [id])
         }
     }
@@ -270,47 +289,130 @@ package final class SQLiteMetadataStore: MetadataStore {
             tags: decode(row["tags"]) ?? [:], createdAt: row["created_at"])
     }
 
-    // MARK: Object references
-
-    package func addReferences(orgID: String, keys: [RecordKey], staged: Bool) throws(MetadataError) {
-        guard !keys.isEmpty else { return }
-        let now = Date().timeIntervalSince1970
-        try write { db in
-            let insert = try db.makeStatement(
-                sql: staged
-                    ? "INSERT OR IGNORE INTO org_objects (org_id, kind, id, staged_at) VALUES (?, ?, ?, ?)"
-                    : """
-                    INSERT INTO org_objects (org_id, kind, id, staged_at) VALUES (?, ?, ?, NULL)
-                    ON CONFLICT(org_id, kind, id) DO UPDATE SET staged_at = NULL
-                    """)
-            for key in keys {
-                var arguments: StatementArguments = [orgID, Int(key.kind.rawValue), Data(key.idBytes)]
-                if staged { arguments += [now] }
-                try insert.execute(arguments: arguments)
-            }
+    package func recordedCommits(repoID: String) throws(MetadataError) -> [String] {
+        try read { db in
+            try String.fetchAll(
+                db,
+                sql: """
+                    SELECT commit_oid FROM changes WHERE repo_id = ?
+                    UNION SELECT commit_oid FROM change_log WHERE repo_id = ?
+                    """,
+                arguments: [repoID, repoID])
         }
     }
 
-    package func referenced(orgID: String, keys: [RecordKey]) throws(MetadataError) -> Set<RecordKey> {
-        try select(orgID: orgID, keys: keys, condition: "")
+    // MARK: Object references
+
+    package func addReferences(repoID: String, keys: [RecordKey], staged: Bool) throws(MetadataError) {
+        guard !keys.isEmpty else { return }
+        let now = Date().timeIntervalSince1970
+        try write { db in try Self.insertReferences(db, repoID: repoID, keys: keys, stagedAt: staged ? now : nil) }
     }
 
-    package func staged(orgID: String, keys: [RecordKey]) throws(MetadataError) -> Set<RecordKey> {
-        try select(orgID: orgID, keys: keys, condition: " AND staged_at IS NOT NULL")
+    private static func insertReferences(_ db: Database, repoID: String, keys: [RecordKey], stagedAt: Double?) throws {
+        let insert = try db.makeStatement(
+            sql: stagedAt != nil
+                ? "INSERT OR IGNORE INTO repo_objects (repo_id, kind, id, staged_at) VALUES (?, ?, ?, ?)"
+                : """
+                INSERT INTO repo_objects (repo_id, kind, id, staged_at) VALUES (?, ?, ?, NULL)
+                ON CONFLICT(repo_id, kind, id) DO UPDATE SET staged_at = NULL
+                """)
+        for key in keys {
+            var arguments: StatementArguments = [repoID, Int(key.kind.rawValue), Data(key.idBytes)]
+            if let stagedAt { arguments += [stagedAt] }
+            try insert.execute(arguments: arguments)
+        }
     }
 
-    /// The subset of `keys` with a row for the org that meets `condition`.
-    private func select(orgID: String, keys: [RecordKey], condition: String) throws(MetadataError) -> Set<RecordKey> {
+    package func referenced(repoID: String, keys: [RecordKey]) throws(MetadataError) -> Set<RecordKey> {
+        try select(repoID: repoID, keys: keys, condition: "")
+    }
+
+    package func staged(repoID: String, keys: [RecordKey]) throws(MetadataError) -> Set<RecordKey> {
+        try select(repoID: repoID, keys: keys, condition: " AND staged_at IS NOT NULL")
+    }
+
+    package func dropStaged(repoID: String, keys: [RecordKey]) throws(MetadataError) {
+        guard !keys.isEmpty else { return }
+        try write { db in
+            let delete = try db.makeStatement(
+                sql: "DELETE FROM repo_objects WHERE repo_id = ? AND kind = ? AND id = ? AND staged_at IS NOT NULL")
+            for key in keys { try delete.execute(arguments: [repoID, Int(key.kind.rawValue), Data(key.idBytes)]) }
+        }
+    }
+
+    package func expireStaged(before cutoff: Double) throws(MetadataError) -> Int {
+        try write { db in
+            try db.execute(sql: "DELETE FROM repo_objects WHERE staged_at IS NOT NULL AND staged_at < ?", arguments: [cutoff])
+            return db.changesCount
+        }
+    }
+
+    package func allReferencedKeys() throws(MetadataError) -> Set<RecordKey> {
+        try read { db in
+            var keys = Set<RecordKey>()
+            let rows = try Row.fetchCursor(db, sql: "SELECT DISTINCT kind, id FROM repo_objects")
+            while let row = try rows.next() {
+                let kind: Int = row["kind"]
+                let id: Data = row["id"]
+                if let recordKind = RecordKind(rawValue: UInt8(truncatingIfNeeded: kind)),
+                    let key = RecordKey(kind: recordKind, idBytes: Array(id))
+                {
+                    keys.insert(key)
+                }
+            }
+            return keys
+        }
+    }
+
+    package func reposAwaitingReferenceRebuild() throws(MetadataError) -> [String] {
+        try read { db in try String.fetchAll(db, sql: "SELECT repo_id FROM reference_rebuilds ORDER BY repo_id") }
+    }
+
+    package func finishReferenceRebuild(repoID: String, keys: [RecordKey]) throws(MetadataError) {
+        try write { db in
+            try Self.insertReferences(db, repoID: repoID, keys: keys, stagedAt: nil)
+            try db.execute(sql: "DELETE FROM reference_rebuilds WHERE repo_id = ?", arguments: [repoID])
+        }
+    }
+
+    /// The subset of `keys` with a row for the repo that meets `condition`.
+    private func select(repoID: String, keys: [RecordKey], condition: String) throws(MetadataError) -> Set<RecordKey> {
         guard !keys.isEmpty else { return [] }
         return try read { db in
             let select = try db.makeStatement(
-                sql: "SELECT 1 FROM org_objects WHERE org_id = ? AND kind = ? AND id = ?" + condition)
+                sql: "SELECT 1 FROM repo_objects WHERE repo_id = ? AND kind = ? AND id = ?" + condition)
             var found = Set<RecordKey>()
             for key in keys
-            where try Int.fetchOne(select, arguments: [orgID, Int(key.kind.rawValue), Data(key.idBytes)]) != nil {
+            where try Int.fetchOne(select, arguments: [repoID, Int(key.kind.rawValue), Data(key.idBytes)]) != nil {
                 found.insert(key)
             }
             return found
+        }
+    }
+
+    // MARK: Tree shapes
+
+    package func treeShapes(_ ids: [ObjectID]) throws(MetadataError) -> [ObjectID: TreeShape] {
+        guard !ids.isEmpty else { return [:] }
+        return try read { db in
+            let select = try db.makeStatement(sql: "SELECT height, longest FROM tree_shapes WHERE id = ?")
+            var shapes: [ObjectID: TreeShape] = [:]
+            for id in ids {
+                if let row = try Row.fetchOne(select, arguments: [Data(id.bytes)]) {
+                    shapes[id] = TreeShape(height: row["height"], longest: row["longest"])
+                }
+            }
+            return shapes
+        }
+    }
+
+    package func recordTreeShapes(_ shapes: [ObjectID: TreeShape]) throws(MetadataError) {
+        guard !shapes.isEmpty else { return }
+        try write { db in
+            let insert = try db.makeStatement(
+                sql: "INSERT OR IGNORE INTO tree_shapes (id, height, longest) VALUES (?, ?, ?)")
+            for (id, shape) in shapes { try insert.execute(arguments: [Data(id.bytes), shape.height, shape.longest]) }
         }
     }
 

@@ -18,7 +18,18 @@ enum OrgRoutes {
         group.get(":org") { _, context in
             let (principal, org) = try RouteSupport.org(context)
             try principal.require(.read)
-            let count = try await services.blocking { try services.metadata.repoCount(orgID: org.id) }
+            // A repo-restricted credential counts only the repos it may see (the others' existence is not its business).
+            let count = try await services.blocking { () throws -> Int in
+                guard !principal.isUnrestricted else { return try services.metadata.repoCount(orgID: org.id) }
+                var count = 0
+                var cursor: String?
+                repeat {
+                    let page = try services.metadata.repos(orgID: org.id, limit: 100, cursor: cursor)
+                    count += page.rows.filter(principal.canAccess).count
+                    cursor = page.nextCursor
+                } while cursor != nil
+                return count
+            }
             return try JSONResponse.make(OrgInfo(createdAt: RouteSupport.time(org.createdAt), numRepos: count))
         }
 
@@ -42,6 +53,14 @@ enum OrgRoutes {
                     throw APIError.forbidden("a repo-restricted key can only create keys restricted to the same repos")
                 }
             }
+            if let wanted = body.repoIDs {
+                guard wanted.count <= 1_000 else { throw APIError.badRequest("repo_ids may name at most 1000 repos") }
+                try await services.blocking {
+                    for id in wanted where try services.metadata.repo(id: id)?.orgID != org.id {
+                        throw APIError.badRequest("repo_ids: '\(id)' is not a repo of org '\(org.slug)'")
+                    }
+                }
+            }
             let expiresAt = body.expiresInSeconds.map { Date().timeIntervalSince1970 + Double($0) }
             let created = try await services.blocking {
                 try services.metadata.createAPIKey(
@@ -59,6 +78,9 @@ enum OrgRoutes {
             try principal.require(.admin)
             let limit = try RouteSupport.limit(request)
             let cursor = RouteSupport.query(request, "cursor")
+            if let cursor, cursor.isEmpty || cursor.utf8.count > 64 || !cursor.utf8.allSatisfy(RouteSupport.isKeyIDByte) {
+                throw APIError.badRequest("cursor '\(cursor)' is not a cursor this list gave")
+            }
             let page = try await services.blocking {
                 try services.metadata.apiKeys(orgID: org.id, limit: limit, cursor: cursor)
             }

@@ -13,6 +13,13 @@ enum RepoRoutes {
             try principal.require(.read)
             let limit = try RouteSupport.limit(request)
             let cursor = RouteSupport.query(request, "cursor")
+            if let cursor {
+                do {
+                    try RouteSupport.validateRepoName(cursor)
+                } catch {
+                    throw APIError.badRequest("cursor '\(cursor)' is not a cursor this list gave")
+                }
+            }
             let repos = try await services.blocking { () throws -> (items: [Repo], next: String?) in
                 // A repo-restricted credential sees only its repos; page until a page has some or the list ends.
                 var cursor = cursor

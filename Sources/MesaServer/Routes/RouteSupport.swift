@@ -24,6 +24,9 @@ enum RouteSupport {
         if bad { throw .badRequest("'\(name)' is not a valid bookmark name") }
     }
 
+    /// Whether a byte may appear in an API key id (lower-case letters and digits, as the server makes them).
+    static func isKeyIDByte(_ byte: UInt8) -> Bool { (48...57).contains(byte) || (97...122).contains(byte) }
+
     /// `?limit` (default 50, at most 100).
     static func limit(_ request: Request) throws(APIError) -> Int {
         guard let text = request.uri.queryParameters.get("limit") else { return 50 }

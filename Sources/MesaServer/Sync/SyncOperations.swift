@@ -5,18 +5,20 @@ import MesaTree
 import MesaWire
 
 // The blocking side of the sync protocol (docs/Protocol.md): resolving revisions, planning which records a query
-// streams, org authorization of keys, and verifying and applying pushes. Everything here runs on the server's pool.
+// streams, repo authorization of keys, and verifying and applying pushes. Everything here runs on the server's pool.
 //
-// Org scoping: a key is visible to an org only when the org references it. `have` reports every other key as
-// missing, fetches of unreferenced keys are refused, and a pushed tree, commit or manifest may only point at records
-// the org references or that the same push carries, so a push cannot probe another org's content either.
+// Authorization by repository: a key is visible to a repo only when the repo references it (reachable from its own
+// history, or staged by a push into that same repo). `have` reports every other key as missing, fetches of
+// unreferenced keys are refused with 404 (no existence oracle), and a pushed tree, commit or manifest may only point
+// at records the repo references or the same push carries. A repo-restricted credential therefore reaches nothing of
+// another repo, even given its record ids. Each check is one indexed lookup per key asked: O(records asked).
 
 struct SyncOperations {
     let operations: RepoOperations
 
     var services: ServerServices { operations.services }
     var repository: MesaRepository { operations.repository }
-    var orgID: String { operations.org.id }
+    var repoID: String { operations.repo.id }
 
     // MARK: Resolving
 
@@ -46,10 +48,11 @@ struct SyncOperations {
     /// The lookup header and the records to stream: the trees from the root to the target, the target's manifest,
     /// and its chunks when the file is small.
     func lookup(_ request: LookupRequest) throws -> (LookupHeader, [RecordKey]) {
+        guard request.inlineMaxBytes >= 0 else { throw APIError.badRequest("inline_max_bytes must not be negative") }
+        let components = request.path.isEmpty ? [] : try TreeValidator.components(of: request.path)
         let resolution = try resolve(request.revision)
         guard let root = ObjectID(hex: resolution.rootTree) else { throw APIError.internalError("bad root tree") }
         var keys = [RecordKey(.tree, object: root)]
-        let components = request.path.split(separator: "/").map(String.init)
         var current = root
         var target: TreeEntry?
         for (index, name) in components.enumerated() {
@@ -87,6 +90,9 @@ struct SyncOperations {
 
     /// Every tree under `roots` to `depth` levels (all when `nil`), skipping and not descending into `have`.
     func trees(_ request: TreesRequest) throws -> [RecordKey] {
+        if let depth = request.depth, !(0...TreeValidator.maxDepth).contains(depth) {
+            throw APIError.badRequest("depth must be null (all) or a whole number from 0 to \(TreeValidator.maxDepth)")
+        }
         let roots = try request.roots.map(Self.objectID)
         try authorize(roots.map { RecordKey(.tree, object: $0) })
         let have = Set(try (request.have ?? []).map(Self.objectID))
@@ -113,6 +119,9 @@ struct SyncOperations {
         var keys = try request.keys.map(Self.recordKey)
         try authorize(keys)
         guard let subtree = request.subtree else { return keys }
+        guard subtree.maxBytes >= 0, subtree.maxFileBytes >= 0 else {
+            throw APIError.badRequest("max_bytes and max_file_bytes must not be negative")
+        }
         let root = try Self.objectID(subtree.tree)
         try authorize([RecordKey(.tree, object: root)])
         let have = Set(try (subtree.have ?? []).map(Self.recordKey))
@@ -139,19 +148,19 @@ struct SyncOperations {
         return keys + chunks
     }
 
-    /// Throws 404 unless the org references every key.
+    /// Throws 404 unless the repo references every key.
     func authorize(_ keys: [RecordKey]) throws {
         guard !keys.isEmpty else { return }
-        let referenced = try services.metadata.referenced(orgID: orgID, keys: keys)
+        let referenced = try services.metadata.referenced(repoID: repoID, keys: keys)
         if let missing = keys.first(where: { !referenced.contains($0) }) {
-            throw APIError.notFound("record \(missing) is not available to this org")
+            throw APIError.notFound("record \(missing) is not available in this repo")
         }
     }
 
-    /// The keys the org lacks: not referenced by it, or not in the store.
+    /// The keys the repo lacks: not referenced by it, or not in the store.
     func missing(_ request: HaveRequest) throws -> [String] {
         let keys = try request.keys.map(Self.recordKey)
-        let referenced = try services.metadata.referenced(orgID: orgID, keys: keys)
+        let referenced = try services.metadata.referenced(repoID: repoID, keys: keys)
         return zip(request.keys, keys).filter { !referenced.contains($0.1) || !services.store.contains($0.1) }.map(\.0)
     }
 
@@ -167,14 +176,25 @@ struct SyncOperations {
 
     // MARK: Pushing
 
-    /// Verifies and stores pushed records: each id is recomputed from the decompressed bytes, and each tree, commit
-    /// and manifest may point only at records the org references or this push carries. Stored records are referenced
-    /// as staged until the transaction applies.
-    func receive(
-        _ records: [SyncRecord], pushed: inout Set<RecordKey>, external: inout Set<RecordKey>
-    ) throws -> Int {
+    /// What a push has received so far: the records it carried (with the shapes of its trees) and the records
+    /// outside it that they point at.
+    struct PushState: Sendable {
+        /// Keys of the records this push carried.
+        var pushed = Set<RecordKey>()
+        /// Records outside the push that pushed records point at (referenced or staged by the repo).
+        var external = Set<RecordKey>()
+        /// Shapes of the trees this push carried.
+        var shapes: [ObjectID: TreeShape] = [:]
+        /// Records stored for the first time.
         var stored = 0
+    }
+
+    /// Verifies and stores pushed records: each is checked by the validator (trees, commits, manifests), its id is
+    /// recomputed from the decompressed bytes, and it may point only at records the repo references or this push
+    /// carried before it. Stored records are referenced by the repo as staged until the transaction applies.
+    func receive(_ records: [SyncRecord], state: inout PushState) throws {
         var keys: [RecordKey] = []
+        var newShapes: [ObjectID: TreeShape] = [:]
         for record in records {
             guard let codec = Codec(rawValue: record.codec) else { throw APIError.badRequest("unknown codec") }
             let storedRecord = StoredRecord(
@@ -186,95 +206,175 @@ struct SyncOperations {
             } catch {
                 throw APIError.badRequest("record \(record.key) does not decompress: \(error)")
             }
-            external.formUnion(try checkReferences(record.key, bytes, pushed: pushed))
+            if let shape = try check(record.key, bytes, state: &state), let id = record.key.objectID {
+                state.shapes[id] = shape
+                newShapes[id] = shape
+            }
             if let reason = try services.store.idMismatch(record.key, bytes) {
                 throw APIError.badRequest("record \(record.key) is refused: \(reason)")
             }
-            if try services.store.putStored(storedRecord) { stored += 1 }
-            pushed.insert(record.key)
+            if try services.store.putStored(storedRecord) { state.stored += 1 }
+            state.pushed.insert(record.key)
             keys.append(record.key)
         }
-        try services.metadata.addReferences(orgID: orgID, keys: keys, staged: true)
-        return stored
+        try services.metadata.addReferences(repoID: repoID, keys: keys, staged: true)
+        try services.metadata.recordTreeShapes(newShapes)
     }
 
-    /// Refuses a tree, commit or manifest that points at records this org cannot see.
-    /// - Returns: the records it points at outside this push (all referenced or staged by the org).
-    private func checkReferences(_ key: RecordKey, _ bytes: [UInt8], pushed: Set<RecordKey>) throws -> [RecordKey] {
-        let needed = try references(key, bytes)
-        let unknown = needed.filter { !pushed.contains($0) }
-        let referenced = try services.metadata.referenced(orgID: orgID, keys: unknown)
-        if let missing = unknown.first(where: { !referenced.contains($0) || !services.store.contains($0) }) {
-            throw APIError.badRequest("record \(key) refers to \(missing), which this push does not carry")
-        }
-        return unknown
-    }
-
-    /// The records a record points at: a manifest's chunks, a tree's subtrees and blobs' manifests, a commit's tree
-    /// and parent commits.
-    private func references(_ key: RecordKey, _ bytes: [UInt8]) throws -> [RecordKey] {
-        var needed: [RecordKey] = []
+    /// Validates one pushed record and checks what it points at: pushed earlier in this push, or referenced (or
+    /// staged) by the repo and present; those outside the push are touched (so garbage collection keeps them) and
+    /// added to `state.external`.
+    /// - Returns: a tree's shape.
+    private func check(_ key: RecordKey, _ bytes: [UInt8], state: inout PushState) throws -> TreeShape? {
+        let targets: [RecordKey]
+        var tree: ValidatedTree?
         switch key.kind {
-        case .chunk, .tag:
-            return []
+        case .chunk:
+            return nil
+        case .tag:
+            throw TreeError.invalid(
+                ValidationFailure(.unsupportedRecord, at: key.description, "a tag record (a push carries no tags)"))
         case .manifest:
             guard let manifest = Manifest(decoding: bytes) else { throw APIError.badRequest("\(key) is not a manifest") }
-            needed = manifest.chunks.map { RecordKey(chunk: $0.id) }
+            targets = manifest.chunks.map { RecordKey(chunk: $0.id) }
         case .tree:
-            for entry in try TreeCodec.decode(bytes, id: key.objectID ?? TreeCodec.emptyTreeID) {
+            // Names, modes, order and duplicates first; the shape needs the subtrees, checked below.
+            let id = key.objectID ?? TreeCodec.emptyTreeID
+            let validated = try TreeValidator.tree(bytes, id: id) { _, _ in .empty }
+            tree = validated
+            targets = validated.entries.compactMap { entry in
                 switch entry.mode {
-                case .directory: needed.append(RecordKey(.tree, object: entry.id))
-                case .regular, .executable, .symlink: needed.append(RecordKey(.manifest, object: entry.id))
-                case .submodule: continue
+                case .directory: RecordKey(.tree, object: entry.id)
+                case .regular, .executable, .symlink: RecordKey(.manifest, object: entry.id)
+                case .submodule: nil
                 }
             }
         case .commit:
-            guard let id = key.objectID else { return [] }
-            let commit = try Commit(id: id, body: bytes)
-            needed.append(RecordKey(.tree, object: commit.tree))
-            needed += commit.parents.map { RecordKey(.commit, object: $0) }
+            guard let id = key.objectID else { return nil }
+            let commit = try TreeValidator.commit(bytes, id: id)
+            targets = [RecordKey(.tree, object: commit.tree)] + commit.parents.map { RecordKey(.commit, object: $0) }
         }
-        return needed
+        let outside = targets.filter { !state.pushed.contains($0) }
+        if !outside.isEmpty {
+            let referenced = try services.metadata.referenced(repoID: repoID, keys: outside)
+            let present = services.store.touch(outside)
+            if let missing = outside.first(where: { !referenced.contains($0) || !present.contains($0) }) {
+                let rule: ValidationRule = key.kind == .commit && missing.kind == .commit ? .missingParent : .entryKindMismatch
+                throw TreeError.invalid(
+                    ValidationFailure(
+                        rule, at: key.description,
+                        "it points at \(missing), which this push does not carry and this repo does not have"))
+            }
+            state.external.formUnion(outside)
+        }
+        guard let tree, let id = key.objectID else { return nil }
+        var shape = TreeShape.empty
+        let subtrees = tree.entries.filter { $0.mode == .directory }.map(\.id)
+        let known = try knownShapes(subtrees, state: state)
+        for entry in tree.entries {
+            shape.include(nameBytes: entry.name.utf8.count, subtree: entry.mode == .directory ? known[entry.id] : nil)
+        }
+        try TreeValidator.check(shape: shape, at: "tree \(id.hex)")
+        return shape
     }
 
-    /// The records an applied push makes visible: what it carried, plus whatever an earlier (interrupted or refused)
-    /// push of this org left staged that the carried records reach, followed through staged records only (a
+    /// The shapes of subtrees: from this push, from the shapes table, or computed from the stored trees (trees stored
+    /// before shapes were recorded; remembered afterwards).
+    private func knownShapes(_ ids: [ObjectID], state: PushState) throws -> [ObjectID: TreeShape] {
+        var shapes: [ObjectID: TreeShape] = [:]
+        var unknown: [ObjectID] = []
+        for id in ids {
+            if let shape = state.shapes[id] { shapes[id] = shape } else if id == TreeCodec.emptyTreeID { shapes[id] = .empty } else { unknown.append(id) }
+        }
+        guard !unknown.isEmpty else { return shapes }
+        let recorded = try services.metadata.treeShapes(unknown)
+        var computed: [ObjectID: TreeShape] = [:]
+        for id in unknown {
+            if let shape = recorded[id] {
+                shapes[id] = shape
+            } else {
+                var memo: [ObjectID: TreeShape] = [:]
+                let shape = try repository.shape(ofTree: id, memo: &memo)
+                shapes[id] = shape
+                computed.merge(memo) { first, _ in first }
+            }
+        }
+        try services.metadata.recordTreeShapes(computed)
+        return shapes
+    }
+
+    /// Forgets what a refused push staged, so that nothing it carried stays visible or kept: its records are
+    /// unreferenced and garbage collection reclaims them.
+    func dropStaged(_ state: PushState) throws {
+        try services.metadata.dropStaged(repoID: repoID, keys: Array(state.pushed))
+    }
+
+    /// The records an applied push makes referenced: what it carried, plus whatever an earlier (interrupted) push
+    /// into this repo left staged that the carried records reach, followed through staged records only (a
     /// referenced record's closure is referenced already).
-    func promotable(pushed: Set<RecordKey>, external: Set<RecordKey>) throws -> [RecordKey] {
-        var promote = Array(pushed)
-        var seen = pushed
-        var frontier = Array(try services.metadata.staged(orgID: orgID, keys: Array(external)))
+    func promotable(_ state: PushState) throws -> [RecordKey] {
+        var promote = Array(state.pushed)
+        var seen = state.pushed
+        var frontier = Array(try services.metadata.staged(repoID: repoID, keys: Array(state.external)))
         while !frontier.isEmpty {
             var next: [RecordKey] = []
             for key in frontier where seen.insert(key).inserted {
                 promote.append(key)
                 next += try references(key, try services.store.get(key)).filter { !seen.contains($0) }
             }
-            frontier = Array(try services.metadata.staged(orgID: orgID, keys: next))
+            frontier = Array(try services.metadata.staged(repoID: repoID, keys: next))
         }
         return promote
     }
 
+    /// The records a stored record points at (its references were checked when it was pushed).
+    private func references(_ key: RecordKey, _ bytes: [UInt8]) throws -> [RecordKey] {
+        switch key.kind {
+        case .chunk, .tag:
+            return []
+        case .manifest:
+            return Manifest(decoding: bytes)?.chunks.map { RecordKey(chunk: $0.id) } ?? []
+        case .tree:
+            return try TreeCodec.decode(bytes, id: key.objectID ?? TreeCodec.emptyTreeID).compactMap { entry in
+                switch entry.mode {
+                case .directory: RecordKey(.tree, object: entry.id)
+                case .regular, .executable, .symlink: RecordKey(.manifest, object: entry.id)
+                case .submodule: nil
+                }
+            }
+        case .commit:
+            guard let id = key.objectID else { return [] }
+            let commit = try Commit(id: id, body: bytes)
+            return [RecordKey(.tree, object: commit.tree)] + commit.parents.map { RecordKey(.commit, object: $0) }
+        }
+    }
+
     /// Applies a push transaction atomically, or reports its stale expectations.
-    func apply(
-        _ transaction: PushTransaction, pushed: Set<RecordKey>, external: Set<RecordKey>
-    ) throws -> [CatalogConflict] {
+    func apply(_ transaction: PushTransaction, state: PushState) throws -> [CatalogConflict] {
         var changes: [(record: ChangeRecord, expected: Expectation<ObjectID>)] = []
+        let newChanges = Set(try transaction.changes.map { try RepoOperations.changeID($0.changeID) })
         for update in transaction.changes {
             let id = try RepoOperations.changeID(update.changeID)
             guard !id.isRoot else { throw APIError.badRequest("the virtual root cannot be pushed") }
             let commitID = try Self.objectID(update.commit)
             let key = RecordKey(.commit, object: commitID)
-            if !pushed.contains(key) { try authorize([key]) }
+            if !state.pushed.contains(key) { try authorize([key]) }
             let commit = try repository.commit(commitID)
             if let header = commit.changeID, header != id {
                 throw APIError.badRequest("commit \(commitID) belongs to change \(header), not \(id)")
             }
             let parents = try update.parents.map(RepoOperations.changeID)
+            for parent in parents where !parent.isRoot && !newChanges.contains(parent) {
+                guard try repository.change(parent) != nil else {
+                    throw TreeError.invalid(
+                        ValidationFailure(
+                            .missingParent, at: id.description,
+                            "the parent change \(parent) is neither in this repo nor in this push"))
+                }
+            }
             let expected: Expectation<ObjectID> = try update.expectedCommit.map { .equal(try Self.objectID($0)) } ?? .absent
             changes.append((ChangeRecord(id: id, commit: commitID, parents: parents.isEmpty ? [.root] : parents), expected))
         }
-        let newChanges = Set(changes.map(\.record.id))
         var bookmarks: [(bookmark: MesaTree.Bookmark, expected: Expectation<ChangeID>)] = []
         for update in transaction.bookmarks {
             try RouteSupport.validateBookmarkName(update.name)
@@ -284,10 +384,18 @@ struct SyncOperations {
                 try update.expectedChange.map { .equal(try RepoOperations.changeID($0)) } ?? .absent
             bookmarks.append((MesaTree.Bookmark(name: update.name, change: change), expected))
         }
+        // What the push points at outside itself must still be there (a staged record past its grace period may have
+        // been reclaimed since it was checked); touching it keeps it through the transaction.
+        let external = Array(state.external)
+        let stillReferenced = try services.metadata.referenced(repoID: repoID, keys: external)
+        let present = services.store.touch(external)
+        if let gone = external.first(where: { !stillReferenced.contains($0) || !present.contains($0) }) {
+            throw APIError.conflict(
+                "record \(gone), which this push relies on, was reclaimed; push again", code: "RECORDS_RECLAIMED")
+        }
         let conflicts = try operations.catalog.apply(changes: changes, bookmarks: bookmarks)
         if conflicts.isEmpty {
-            try services.metadata.addReferences(
-                orgID: orgID, keys: try promotable(pushed: pushed, external: external), staged: false)
+            try services.metadata.addReferences(repoID: repoID, keys: try promotable(state), staged: false)
         }
         return conflicts
     }

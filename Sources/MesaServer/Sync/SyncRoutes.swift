@@ -129,71 +129,86 @@ enum SyncRoutes {
     }
 
     /// Reads a push stream, verifying and storing records in batches, then applies its transaction.
+    ///
+    /// A push the server refuses (a record or transaction that breaks a rule, a malformed stream, bytes after the end
+    /// frame) has what it staged dropped, so nothing it carried stays referenced and garbage collection reclaims it.
+    /// A push the transport cut short, or that the client aborted with an error frame, keeps its verified records
+    /// staged for its grace period, so the client's next attempt does not send them again (docs/Protocol.md).
     private static func push(_ request: Request, sync: SyncOperations, services: ServerServices) async throws -> Response {
         var decoder = SyncFrameDecoder()
         var pending: [SyncRecord] = []
         var pendingBytes = 0
-        var pushed = Set<RecordKey>()
-        var external = Set<RecordKey>()
-        var stored = 0
+        var state = SyncOperations.PushState()
         var transaction: PushTransaction?
         var received = 0
+        var keepStaged = false
         func flush() async throws {
             guard !pending.isEmpty else { return }
             let batch = pending
-            let known = pushed
-            let outside = external
-            let (count, keys, references) = try await services.blocking {
-                () throws -> (Int, Set<RecordKey>, Set<RecordKey>) in
-                var keys = known
-                var references = outside
-                return (try sync.receive(batch, pushed: &keys, external: &references), keys, references)
+            let before = state
+            // A batch refused part way stages none of its records (they are staged together at its end).
+            state = try await services.blocking { () throws -> SyncOperations.PushState in
+                var next = before
+                try sync.receive(batch, state: &next)
+                return next
             }
-            stored += count
-            pushed = keys
-            external = references
             pending.removeAll()
             pendingBytes = 0
         }
         do {
-            streamLoop: for try await buffer in request.body {
-                received += buffer.readableBytes
-                guard received <= SyncLimits.standard.maxPushBytes else {
-                    throw APIError(.contentTooLarge, "PAYLOAD_TOO_LARGE", "a push may carry at most 2 GiB")
-                }
-                decoder.feed(buffer.readableBytesView)
-                while let frame = try decoder.next() {
-                    switch frame {
-                    case .record(let record):
-                        guard transaction == nil else { throw APIError.badRequest("records after the transaction") }
-                        pending.append(record)
-                        pendingBytes += record.stored.count
-                        if pendingBytes >= 8 << 20 { try await flush() }
-                    case .json(let bytes):
-                        guard transaction == nil else { throw APIError.badRequest("a push carries one transaction") }
-                        transaction = try JSONDecoder().decode(PushTransaction.self, from: Data(bytes))
-                    case .end:
-                        break streamLoop
-                    case .error(let body):
-                        throw APIError.badRequest("the client aborted the push: \(body.error.message)")
+            do {
+                for try await buffer in request.body {
+                    received += buffer.readableBytes
+                    guard received <= SyncLimits.standard.maxPushBytes else {
+                        throw APIError(.contentTooLarge, "PAYLOAD_TOO_LARGE", "a push may carry at most 2 GiB")
+                    }
+                    decoder.feed(buffer.readableBytesView)
+                    while let frame = try decoder.next() {
+                        switch frame {
+                        case .record(let record):
+                            guard transaction == nil else { throw APIError.badRequest("records after the transaction") }
+                            pending.append(record)
+                            pendingBytes += record.stored.count
+                            if pendingBytes >= 8 << 20 { try await flush() }
+                        case .json(let bytes):
+                            guard transaction == nil else { throw APIError.badRequest("a push carries one transaction") }
+                            transaction = try JSONDecoder().decode(PushTransaction.self, from: Data(bytes))
+                        case .end:
+                            // Reading goes on to the body's end: anything after the end frame refuses the push.
+                            continue
+                        case .error(let body):
+                            keepStaged = true
+                            throw APIError.badRequest("the client aborted the push: \(body.error.message)")
+                        }
                     }
                 }
+                try decoder.finish()
+            } catch let error as SyncStreamError {
+                if case .truncated = error {
+                    // What arrived whole and verified is kept (staged) for the client's next attempt.
+                    keepStaged = true
+                    try await flush()
+                }
+                throw APIError.badRequest("the push stream is not valid: \(error)")
             }
-            try decoder.finish()
-        } catch let error as SyncStreamError {
-            throw APIError.badRequest("the push stream is not valid: \(error)")
+            try await flush()
+            guard let transaction else { throw APIError.badRequest("the push stream has no transaction") }
+            let applied = state
+            let conflicts = try await services.blocking { try sync.apply(transaction, state: applied) }
+            let result = PushResult(
+                status: conflicts.isEmpty ? "applied" : "conflict", stored: state.stored,
+                conflicts: conflicts.map(Self.json))
+            let material = conflicts.isEmpty ? [] : try await services.blocking { try sync.mergeMaterial(conflicts) }
+            return stream(
+                header: try JSONEncoder().encode(result), keys: material, sync: sync, services: services,
+                status: conflicts.isEmpty ? .ok : .conflict)
+        } catch {
+            if !keepStaged {
+                let refused = state
+                try? await services.blocking { try sync.dropStaged(refused) }
+            }
+            throw error
         }
-        try await flush()
-        guard let transaction else { throw APIError.badRequest("the push stream has no transaction") }
-        let applied = pushed
-        let outside = external
-        let conflicts = try await services.blocking { try sync.apply(transaction, pushed: applied, external: outside) }
-        let result = PushResult(
-            status: conflicts.isEmpty ? "applied" : "conflict", stored: stored, conflicts: conflicts.map(Self.json))
-        let material = conflicts.isEmpty ? [] : try await services.blocking { try sync.mergeMaterial(conflicts) }
-        return stream(
-            header: try JSONEncoder().encode(result), keys: material, sync: sync, services: services,
-            status: conflicts.isEmpty ? .ok : .conflict)
     }
 
     private static func json(_ conflict: CatalogConflict) -> PushConflict {

@@ -14,7 +14,7 @@ import SystemPackage
 /// Computes (and optionally stores) the git tree of a directory on disk.
 package enum DirectorySnapshot {
     /// The tree id of a directory, computed without storing anything.
-    /// - Throws: ``TreeError/nonUTF8Path(_:)``, ``TreeError/io(operation:path:errno:)``.
+    /// - Throws: ``TreeError/invalid(_:)``, ``TreeError/io(operation:path:errno:)``.
     package static func treeID(ofDirectory path: String) throws(TreeError) -> ObjectID {
         let sink = Sink(
             blob: { (file, _) throws(TreeError) in try hashFile(file) },

@@ -9,8 +9,9 @@ import MesaStore
 // children first: blobs, then subtrees, then the tree, then the commit. A record that is present therefore implies
 // that everything below it is present too, so the walk skips whole subtrees (and whole histories) already imported,
 // and a second import writes nothing. Trees, commits and tags are copied byte for byte, so their ids and
-// signatures are preserved; blobs are chunked into the store and their manifests keyed by the blob id. Tree entry
-// names are checked for UTF-8 before anything of that tree is stored.
+// signatures are preserved; blobs are chunked into the store and their manifests keyed by the blob id. Every commit
+// and tree is checked by TreeValidator (names, modes, order, depth, signatures) before anything of it is stored, so
+// a repository the server would refuse fails here first, naming the path and the rule.
 
 /// What an import did.
 package struct ImportReport: Sendable, Hashable {
@@ -39,7 +40,7 @@ extension MesaRepository {
     /// - Parameters:
     ///   - path: the repository (working tree or bare `.git` directory).
     ///   - branch: the branch name; `nil` for the branch `HEAD` points at.
-    /// - Throws: ``TreeError/nonUTF8Path(_:)`` naming the first path that is not UTF-8; libgit2 errors for an
+    /// - Throws: ``TreeError/invalid(_:)`` naming the first name, tree or commit the validator refuses; libgit2 errors for an
     ///   unreadable repository or unknown branch.
     @discardableResult
     package func importGit(
@@ -54,12 +55,13 @@ extension MesaRepository {
         var report = ImportReport(
             tip: tip, tipChange: ChangeID(importedCommit: tip), branch: branchName, commits: commits.count,
             newCommits: 0, newTrees: 0, newBlobs: 0, newBlobBytes: 0)
+        var shapes: [ObjectID: TreeShape] = [:]
         for id in commits {
             let key = RecordKey(.commit, object: id)
             let body = try source.read(id, expecting: GIT_OBJECT_COMMIT)
-            let commit = try Commit(id: id, body: body)
+            let commit = try TreeValidator.commit(body, id: id)
             if !store.contains(key) {
-                try importTree(commit.tree, path: "", from: source, report: &report)
+                _ = try importTree(commit.tree, path: "", depth: 0, from: source, report: &report, shapes: &shapes)
                 try put(body, key: key)
                 report.newCommits += 1
             }
@@ -83,38 +85,50 @@ extension MesaRepository {
         return try GitSource(path: path).resolve(branch: branch)
     }
 
+    /// Copies a tree and everything below it that the store lacks, children first, each tree checked by
+    /// ``TreeValidator`` before anything of it is stored.
+    /// - Returns: the tree's shape (for its parent's depth and length checks).
     private func importTree(
         _ id: ObjectID,
         path: String,
+        depth: Int,
         from source: GitSource,
-        report: inout ImportReport
-    ) throws(TreeError) {
-        let key = RecordKey(.tree, object: id)
-        if store.contains(key) { return }
-        let body = try source.read(id, expecting: GIT_OBJECT_TREE)
-        for entry in try TreeCodec.decode(body, id: id, path: path) {
-            switch entry.mode {
-            case .directory:
-                try importTree(entry.id, path: PathName.join(path, entry.name), from: source, report: &report)
-            case .regular, .executable, .symlink:
-                let manifestKey = RecordKey(.manifest, object: entry.id)
-                if store.contains(manifestKey) { continue }
-                let content = try source.read(entry.id, expecting: GIT_OBJECT_BLOB)
-                do throws(StoreError) {
-                    let manifest = try store.ingest(bytes: content)
-                    try store.put(manifest.encoded(), key: manifestKey)
-                } catch {
-                    throw TreeError(error)
-                }
-                report.newBlobs += 1
-                report.newBlobBytes += Int64(content.count)
-            case .submodule:
-                // A gitlink names a commit of another repository: there is nothing of ours to copy.
-                continue
-            }
+        report: inout ImportReport,
+        shapes: inout [ObjectID: TreeShape]
+    ) throws(TreeError) -> TreeShape {
+        if let known = shapes[id] { return known }
+        guard depth <= TreeValidator.maxDepth else {
+            throw .invalid(
+                ValidationFailure(.pathTooDeep, at: path, "a path of more than \(TreeValidator.maxDepth) components"))
         }
+        let key = RecordKey(.tree, object: id)
+        if store.contains(key) {
+            let shape = try self.shape(ofTree: id, memo: &shapes)
+            try TreeValidator.check(shape: shape, at: path.isEmpty ? "tree \(id.hex)" : path)
+            return shape
+        }
+        let body = try source.read(id, expecting: GIT_OBJECT_TREE)
+        let tree = try TreeValidator.tree(body, id: id, path: path) { (child, childPath) throws(TreeError) in
+            try importTree(child, path: childPath, depth: depth + 1, from: source, report: &report, shapes: &shapes)
+        }
+        for entry in tree.entries where entry.mode.isBlob {
+            let manifestKey = RecordKey(.manifest, object: entry.id)
+            if store.contains(manifestKey) { continue }
+            let content = try source.read(entry.id, expecting: GIT_OBJECT_BLOB)
+            do throws(StoreError) {
+                let manifest = try store.ingest(bytes: content)
+                try store.put(manifest.encoded(), key: manifestKey)
+            } catch {
+                throw TreeError(error)
+            }
+            report.newBlobs += 1
+            report.newBlobBytes += Int64(content.count)
+        }
+        // A gitlink (submodule) names a commit of another repository: there is nothing of ours to copy.
         try put(body, key: key)
         report.newTrees += 1
+        shapes[id] = tree.shape
+        return tree.shape
     }
 
     private func put(_ body: [UInt8], key: RecordKey) throws(TreeError) {

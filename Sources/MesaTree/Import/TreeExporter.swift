@@ -23,7 +23,8 @@ package struct ExportReport: Sendable, Hashable {
 
 extension MesaRepository {
     /// Writes the tree of a commit (or a tree) into `directory`, which must not exist or be empty.
-    /// - Throws: ``TreeError/invalidArgument(_:)`` for a non-empty directory, ``TreeError/io(operation:path:errno:)``.
+    /// - Throws: ``TreeError/invalidArgument(_:)`` for a non-empty directory, ``TreeError/invalid(_:)`` for a path
+    ///   the validator refuses, ``TreeError/io(operation:path:errno:)``.
     @discardableResult
     package func export(_ id: ObjectID, to directory: String) throws(TreeError) -> ExportReport {
         let root = try rootTree(of: id)
@@ -31,6 +32,9 @@ extension MesaRepository {
         try FileSystem.makeEmptyDirectory(directory)
         report.directories += 1
         try walk(root) { (item) throws(TreeError) -> Bool in
+            // Stored trees passed the validator when they entered; checking again costs little and keeps a tree from
+            // an older store from writing outside `directory` (`..`, `/` or `.git` in a name) or nesting without end.
+            _ = try TreeValidator.components(of: item.path)
             let path = directory + "/" + item.path
             switch item.entry.mode {
             case .directory, .submodule:

@@ -1,34 +1,18 @@
 /// Validation and display of path names. Git paths are bytes; Mesa accepts only UTF-8 names (DESIGN.md section 3).
 package enum PathName {
-    /// Splits a slash-separated repository path into validated components.
-    ///
-    /// Leading, trailing and doubled slashes are refused rather than normalized, so that one path has one spelling.
-    /// - Throws: ``TreeError/invalidPath(_:reason:)`` for an empty path or component, `.`, `..`, `.git` or NUL.
-    package static func components(of path: String) throws(TreeError) -> [String] {
-        guard !path.isEmpty else { throw .invalidPath(path, reason: "the path is empty") }
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        for part in parts {
-            try validate(component: part, in: path)
-        }
-        return parts
-    }
-
-    /// Checks one component of `path`.
-    package static func validate(component: String, in path: String) throws(TreeError) {
-        if component.isEmpty { throw .invalidPath(path, reason: "empty path component") }
-        if component == "." || component == ".." { throw .invalidPath(path, reason: "'\(component)' component") }
-        if component == ".git" { throw .invalidPath(path, reason: "'.git' is reserved by git") }
-        if component.utf8.contains(0) { throw .invalidPath(path, reason: "NUL byte in a name") }
-    }
-
-    /// Decodes a name's bytes.
+    /// Decodes a stored name's bytes (reads of stored trees: only UTF-8 is required of them here, since what is
+    /// stored has passed ``TreeValidator``).
     /// - Parameters:
     ///   - bytes: the name as stored in git.
     ///   - parent: the directory holding it (for the error message), empty at the root.
-    /// - Throws: ``TreeError/nonUTF8Path(_:)`` naming the whole path with invalid bytes escaped.
+    /// - Throws: ``TreeError/invalid(_:)`` with rule ``ValidationRule/notUTF8``, naming the whole path with invalid
+    ///   bytes escaped.
     package static func decode(_ bytes: some Collection<UInt8>, parent: String) throws(TreeError) -> String {
         if let name = String(validating: bytes, as: UTF8.self) { return name }
-        throw .nonUTF8Path(join(parent, escaped(bytes)))
+        throw .invalid(
+            ValidationFailure(
+                .notUTF8, at: join(parent, escaped(bytes)),
+                "a name that is not valid UTF-8; rename it in the source repository (invalid bytes shown as \\xNN)"))
     }
 
     /// `parent/name`, or `name` at the root.

@@ -36,7 +36,7 @@ package enum TreeCodec {
     ///   - body: the object's bytes after the `tree <size>\0` header (as stored).
     ///   - id: the tree's id, for error messages.
     ///   - path: the tree's path from the root being read, for error messages naming non-UTF-8 names.
-    /// - Throws: ``TreeError/corruptObject(_:reason:)``, ``TreeError/nonUTF8Path(_:)``.
+    /// - Throws: ``TreeError/corruptObject(_:reason:)``, ``TreeError/invalid(_:)`` (a name that is not UTF-8).
     package static func decode(_ body: [UInt8], id: ObjectID, path: String = "") throws(TreeError) -> [TreeEntry] {
         var entries = [TreeEntry]()
         var index = 0

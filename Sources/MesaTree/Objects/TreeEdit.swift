@@ -25,25 +25,27 @@ extension MesaRepository {
     /// tree. Only the trees on edited paths are rewritten.
     /// - Returns: the new root tree id.
     /// - Throws: ``TreeError/notFound(path:)`` when a delete or rename names a missing path,
-    ///   ``TreeError/invalidPath(_:reason:)`` for a malformed path or a mode that is not a file mode.
+    ///   ``TreeError/invalid(_:)`` for a malformed path or a mode that is not a file mode.
     package func applying(_ edits: [TreeEdit], to base: ObjectID?) throws(TreeError) -> ObjectID {
         let root = EditNode(base: base ?? TreeCodec.emptyTreeID)
         for edit in edits {
             switch edit {
             case .upsert(let path, let blob, let mode):
-                guard mode.isBlob else { throw .invalidPath(path, reason: "mode \(mode) is not a file mode") }
-                let components = try PathName.components(of: path)
+                guard mode.isBlob else {
+                    throw .invalid(ValidationFailure(.badMode, at: path, "mode \(mode) is not a file mode"))
+                }
+                let components = try TreeValidator.components(of: path)
                 let parent = try directory(root, components.dropLast(), path: path, create: true)
                 try parent.set(components[components.count - 1], .entry(mode, blob), repository: self)
             case .delete(let path):
-                let components = try PathName.components(of: path)
+                let components = try TreeValidator.components(of: path)
                 let parent = try directory(root, components.dropLast(), path: path, create: false)
                 guard try parent.remove(components[components.count - 1], repository: self) != nil else {
                     throw .notFound(path: path)
                 }
             case .rename(let from, let to):
-                let source = try PathName.components(of: from)
-                let target = try PathName.components(of: to)
+                let source = try TreeValidator.components(of: from)
+                let target = try TreeValidator.components(of: to)
                 let sourceParent = try directory(root, source.dropLast(), path: from, create: false)
                 guard let slot = try sourceParent.remove(source[source.count - 1], repository: self) else {
                     throw .notFound(path: from)
