@@ -39,6 +39,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         // C shims: a module map and one header each, nothing else (STYLE.md section 6).
@@ -159,6 +160,7 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSettings
         ),
@@ -167,7 +169,11 @@ let package = Package(
             dependencies: ["MesaTesting", "MesaWire", "MesaCore", "MesaKit", "MesaStore", "MesaTree"],
             swiftSettings: strictSettings
         ),
-        .testTarget(name: "MesaWireTests", dependencies: ["MesaWire", "MesaCore"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "MesaWireTests",
+            dependencies: ["MesaWire", "MesaCore", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "MesaKitTests",
             dependencies: ["MesaKit", "MesaWire", "MesaTesting", "MesaCore"],
@@ -181,7 +187,10 @@ let package = Package(
         ),
         .testTarget(
             name: "MesaTreeTests",
-            dependencies: ["MesaTree", "MesaStore", "MesaCore", "MesaTesting"],
+            dependencies: [
+                "MesaTree", "MesaStore", "MesaCore", "MesaTesting",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(
