@@ -16,12 +16,19 @@ package final class ServerProcess: @unchecked Sendable {
     package let process: Process
     private let output: Pipe
 
+    /// What the server printed before it listened (the admin key lines, the address).
+    package let startupOutput: String
+
     /// Starts `mesa serve --listen 127.0.0.1:0` and waits (up to `timeout`) for its `listening on` line.
-    package init(org: String = "local", timeout: Double = 30, extraArguments: [String] = []) throws {
-        directory = try TemporaryDirectory(prefix: "mesa-serve")
+    /// - Parameter directory: the data directory (a new temporary one when `nil`); a directory a server already
+    ///   used makes no new admin key, so ``adminKey`` is empty then unless the org is new.
+    package init(
+        org: String = "local", timeout: Double = 30, extraArguments: [String] = [], directory: TemporaryDirectory? = nil
+    ) throws {
+        self.directory = try directory ?? TemporaryDirectory(prefix: "mesa-serve")
         process = Process()
         process.executableURL = URL(fileURLWithPath: MesaBinary.path)
-        process.arguments = ["serve", "--data-dir", directory.path, "--listen", "127.0.0.1:0", "--org", org,
+        process.arguments = ["serve", "--data-dir", self.directory.path, "--listen", "127.0.0.1:0", "--org", org,
             "--log-level", "warning"] + extraArguments
         output = Pipe()
         process.standardOutput = output
@@ -46,9 +53,10 @@ package final class ServerProcess: @unchecked Sendable {
                 if line.hasPrefix("listening on ") { address = String(line.dropFirst("listening on ".count)) }
             }
         }
-        guard let key, let address else { throw ServerProcessError.didNotStart(text) }
-        adminKey = key
+        guard let address else { throw ServerProcessError.didNotStart(text) }
+        adminKey = key ?? ""
         url = address
+        startupOutput = text
     }
 
     /// The port the server listens on.

@@ -15,12 +15,13 @@ final class ServerHarness: Sendable {
     let opened: MesaServerApplication.Opened
     let adminKey: String
 
-    init(org: String = "local") throws {
+    init(org: String = "local", configure: (inout ServerConfiguration) -> Void = { _ in }) throws {
         directory = try TemporaryDirectory(prefix: "mesa-server")
         var configuration = ServerConfiguration.default
         configuration.dataDirectory = directory.path
         configuration.orgSlug = org
         configuration.blockingThreads = 4
+        configure(&configuration)
         var logger = Logger(label: "mesa.server.test")
         logger.logLevel = .critical
         opened = try MesaServerApplication.open(configuration, logger: logger)

@@ -8,9 +8,9 @@ import MesaTree
 // missing from the store) stays marked and is logged; its content stays unreachable through the sync protocol until
 // `mesa debug store fsck --deep` has been run and the store repaired.
 
-enum ReferenceRebuild {
+package enum ReferenceRebuild {
     /// Rebuilds the references of every marked repo (blocking; runs once when the server opens its data).
-    static func run(services: ServerServices) throws {
+    package static func run(services: ServerServices) throws {
         for repoID in try services.metadata.reposAwaitingReferenceRebuild() {
             do {
                 let repository = try services.repositories.repository(for: repoID)

@@ -150,6 +150,9 @@ package protocol MetadataStore: Sendable {
 
     /// Repos whose references predate per-repo references and must be rebuilt from their history.
     func reposAwaitingReferenceRebuild() throws(MetadataError) -> [String]
+    /// Forgets a repo's references and marks it for a rebuild from its history (a repair: the next
+    /// ``ReferenceRebuild/run(services:)``, at the latest when the server next opens its data, restores them).
+    func markForReferenceRebuild(repoID: String) throws(MetadataError)
     /// Records a repo's rebuilt references and clears its rebuild mark, in one transaction.
     func finishReferenceRebuild(repoID: String, keys: [RecordKey]) throws(MetadataError)
 

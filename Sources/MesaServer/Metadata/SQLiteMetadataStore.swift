@@ -369,6 +369,13 @@ package final class SQLiteMetadataStore: MetadataStore {
         try read { db in try String.fetchAll(db, sql: "SELECT repo_id FROM reference_rebuilds ORDER BY repo_id") }
     }
 
+    package func markForReferenceRebuild(repoID: String) throws(MetadataError) {
+        try write { db in
+            try db.execute(sql: "DELETE FROM repo_objects WHERE repo_id = ?", arguments: [repoID])
+            try db.execute(sql: "INSERT OR IGNORE INTO reference_rebuilds (repo_id) VALUES (?)", arguments: [repoID])
+        }
+    }
+
     package func finishReferenceRebuild(repoID: String, keys: [RecordKey]) throws(MetadataError) {
         try write { db in
             try Self.insertReferences(db, repoID: repoID, keys: keys, stagedAt: nil)

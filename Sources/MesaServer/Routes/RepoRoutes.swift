@@ -12,13 +12,12 @@ enum RepoRoutes {
             let (principal, org) = try RouteSupport.org(context)
             try principal.require(.read)
             let limit = try RouteSupport.limit(request)
-            let cursor = RouteSupport.query(request, "cursor")
-            if let cursor {
-                do {
-                    try RouteSupport.validateRepoName(cursor)
-                } catch {
-                    throw APIError.badRequest("cursor '\(cursor)' is not a cursor this list gave")
-                }
+            // The cursor is opaque to clients: the last repo name of the page, base64url-encoded.
+            let cursor = try RouteSupport.query(request, "cursor").map { text throws(APIError) -> String in
+                guard let bytes = Base64URL.decode(text), let name = String(validating: bytes, as: UTF8.self),
+                    (try? RouteSupport.validateRepoName(name)) != nil
+                else { throw .badRequest("cursor '\(text)' is not a cursor this list gave") }
+                return name
             }
             let repos = try await services.blocking { () throws -> (items: [Repo], next: String?) in
                 // A repo-restricted credential sees only its repos; page until a page has some or the list ends.
@@ -31,7 +30,8 @@ enum RepoRoutes {
                     if !items.isEmpty || cursor == nil { return (items, cursor) }
                 }
             }
-            return try JSONResponse.make(Page(items: repos.items, nextCursor: repos.next, itemsKey: "repos"))
+            let next = repos.next.map { Base64URL.encode(Array($0.utf8)) }
+            return try JSONResponse.make(Page(items: repos.items, nextCursor: next, itemsKey: "repos"))
         }
 
         group.post(":org/repos") { request, context in

@@ -365,7 +365,11 @@ struct SyncOperations {
             }
             let parents = try update.parents.map(RepoOperations.changeID)
             for parent in parents where !parent.isRoot && !newChanges.contains(parent) {
-                guard try repository.change(parent) != nil else {
+                do throws(TreeError) {
+                    _ = try repository.change(parent)
+                } catch {
+                    // A `catch .changeNotFound` pattern here crashes Swift 6.3.1: test the case inside.
+                    guard case .changeNotFound = error else { throw error }
                     throw TreeError.invalid(
                         ValidationFailure(
                             .missingParent, at: id.description,
