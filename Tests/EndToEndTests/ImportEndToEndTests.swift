@@ -248,6 +248,34 @@ import Testing
         // None of the failures created the repo.
         await #expect(throws: KitError.self) { _ = try await mesa.repos.get("x") }
     }
+
+    /// A history git itself would refuse to check out (a tree entry `.GIT`, written with `hash-object --literally`)
+    /// is refused before anything is sent, naming the path and the rule.
+    @Test func aHistoryHoldingAHostileNameIsRefusedBeforeAnythingIsSent() async throws {
+        let source = try GitSource()
+        try source.write("ok.txt", "fine\n")
+        try source.commit("fine")
+        let blob = try source.git("hash-object -w ok.txt").trimmingCharacters(in: .whitespacesAndNewlines)
+        // Writes a one-entry tree as given, unchecked, and returns its id.
+        func rawTree(_ mode: String, _ name: String, _ id: String) throws -> String {
+            let idBytes = stride(from: 0, to: id.count, by: 2).map { offset -> String in
+                let start = id.index(id.startIndex, offsetBy: offset)
+                return "\\x" + id[start..<id.index(start, offsetBy: 2)]
+            }.joined()
+            let result = try Shell.run(
+                "printf '\(mode) \(name)\\000\(idBytes)' | git -C '\(source.path)' hash-object --literally -t tree -w --stdin")
+            #expect(result.status == 0, "\(result.error)")
+            return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let tree = try rawTree("40000", ".GIT", try rawTree("100644", "config", blob))
+        let commit = try source.git("commit-tree \(tree) -p HEAD -m hostile").trimmingCharacters(in: .whitespacesAndNewlines)
+        _ = try source.git("update-ref refs/heads/main \(commit)")
+        let result = try runImport([source.path, "--repo", "hostile"])
+        #expect(result.status != 0)
+        #expect(result.standardError.contains("rule dot-git"), "\(result.standardError)")
+        #expect(result.standardError.contains("'.GIT'"), "\(result.standardError)")
+        await #expect(throws: KitError.self) { _ = try await mesa.repos.get("hostile") }
+    }
 }
 
 extension SyncRecord {

@@ -303,6 +303,10 @@ struct GitImport {
             return ImportFailure(description: "\(directory) has no branch named '\(branch ?? "")'.")
         case .git("git_repository_head", _, _), .git("git_reference_name_to_id", _, _):
             return ImportFailure(description: "\(directory) has no commits on its current branch: nothing to import.")
+        case .invalid(let failure):
+            return ImportFailure(
+                description: "\(directory) holds what Mesa refuses (rule \(failure.rule.rawValue)) at '\(failure.location)': "
+                    + "\(failure.detail). Nothing was sent. Rewrite the history without it (git filter-repo) to import it.")
         default:
             return ImportFailure(description: "importing \(directory) failed: \(error)")
         }
