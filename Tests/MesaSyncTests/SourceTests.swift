@@ -188,4 +188,25 @@ import Testing
         #expect(Revision(parsing: "bookmark:main") == main)
         #expect(Revision(parsing: "change-id:\(fixture.change)")?.description == "change-id:\(fixture.change)")
     }
+
+    /// A tree holding a name the kernel must never see is refused as corrupt (EIO at the mount), whatever sent it.
+    @Test(arguments: ["..", ".", ".GIT", "a\nb", "back\\slash"])
+    func treesWithNamesTheKernelMustNotSeeAreRefused(name: String) async throws {
+        let fixture = try FixtureRepository(FixtureTree(["a": .text("a")]))
+        let source = fixture.localSource()
+        let blob = try fixture.repository.entry(at: "a", in: try fixture.resolution().rootTree).id
+        let body = Array("100644 \(name)".utf8) + [0] + blob.bytes
+        let id = TreeCodec.objectID(kind: "tree", body: body)
+        try fixture.repository.store.put(body, key: RecordKey(.tree, object: id))
+        do {
+            _ = try await source.tree(id)
+            Issue.record("a tree holding '\(name)' was accepted")
+        } catch {
+            guard case .corruptObject(let key, _) = error else {
+                Issue.record("unexpected \(error)")
+                return
+            }
+            #expect(key == RecordKey(.tree, object: id))
+        }
+    }
 }

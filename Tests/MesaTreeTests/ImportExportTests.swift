@@ -132,6 +132,25 @@ import Testing
         #expect(try fixture.repository.files(in: try fixture.repository.rootTree(of: report.tip)).count == 3)
     }
 
+    /// A stored tree holding `..` (from a store written before validation) cannot make an export write outside its
+    /// target directory: the export refuses the path.
+    @Test func exportRefusesPathsThatWouldLeaveItsDirectory() throws {
+        let fixture = try StoreFixture()
+        let blob = try fixture.blob("escaped\n")
+        let inner = try fixture.repository.writeTree([TreeEntry(name: "target.txt", mode: .regular, id: blob)])
+        let body = Array("40000 ..".utf8) + [0] + inner.bytes
+        let tree = TreeCodec.objectID(kind: "tree", body: body)
+        try fixture.repository.store.put(body, key: RecordKey(.tree, object: tree))
+        let out = fixture.path("out/inside")
+        #expect {
+            try fixture.repository.export(tree, to: out)
+        } throws: { error in
+            guard case .invalid(let failure) = error as? TreeError else { return false }
+            return failure.rule == .dotName
+        }
+        #expect(!FileManager.default.fileExists(atPath: fixture.path("out/target.txt")))
+    }
+
     @Test func nonUTF8PathsAreRefusedNamingThePath() throws {
         let fixture = try StoreFixture()
         let work = fixture.path("repo")
