@@ -4,6 +4,22 @@ import Testing
 
 /// The `mesa` client commands against a real `mesa serve` process, configured through Mesa's environment variables.
 @Suite struct CLIEndToEndTests {
+    /// A second org started on a data directory that already has `admin.key` gets its own key file, and the server
+    /// says where it saved it: the file it names holds the key it printed.
+    @Test func serveNamesTheKeyFileItWrote() throws {
+        let first = try ServerProcess()
+        #expect(first.startupOutput.contains("saved to \(first.directory.path)/admin.key;"), "\(first.startupOutput)")
+        first.stop()
+        let second = try ServerProcess(org: "other", directory: first.directory)
+        defer { second.stop() }
+        let path = first.directory.path + "/admin-other.key"
+        #expect(second.startupOutput.contains("saved to \(path);"), "\(second.startupOutput)")
+        let saved = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!second.adminKey.isEmpty && saved == second.adminKey)
+        let original = try String(contentsOfFile: first.directory.path + "/admin.key", encoding: .utf8)
+        #expect(original.trimmingCharacters(in: .whitespacesAndNewlines) == first.adminKey)
+    }
+
     @Test func repoBookmarkLogTokenAndKeyCommandsWork() throws {
         let server = try ServerProcess()
         let environment = ["MESA_API_KEY": server.adminKey, "MESA_SERVICE_DOMAIN": server.url]
