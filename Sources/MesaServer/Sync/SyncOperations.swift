@@ -242,17 +242,10 @@ struct SyncOperations {
             let id = key.objectID ?? TreeCodec.emptyTreeID
             let validated = try TreeValidator.tree(bytes, id: id) { _, _ in .empty }
             tree = validated
-            targets = validated.entries.compactMap { entry in
-                switch entry.mode {
-                case .directory: RecordKey(.tree, object: entry.id)
-                case .regular, .executable, .symlink: RecordKey(.manifest, object: entry.id)
-                case .submodule: nil
-                }
-            }
+            targets = validated.entries.compactMap(Self.record(namedBy:))
         case .commit:
             guard let id = key.objectID else { return nil }
-            let commit = try TreeValidator.commit(bytes, id: id)
-            targets = [RecordKey(.tree, object: commit.tree)] + commit.parents.map { RecordKey(.commit, object: $0) }
+            targets = Self.records(namedBy: try TreeValidator.commit(bytes, id: id))
         }
         let outside = targets.filter { !state.pushed.contains($0) }
         if !outside.isEmpty {
@@ -335,18 +328,26 @@ struct SyncOperations {
         case .manifest:
             return Manifest(decoding: bytes)?.chunks.map { RecordKey(chunk: $0.id) } ?? []
         case .tree:
-            return try TreeCodec.decode(bytes, id: key.objectID ?? TreeCodec.emptyTreeID).compactMap { entry in
-                switch entry.mode {
-                case .directory: RecordKey(.tree, object: entry.id)
-                case .regular, .executable, .symlink: RecordKey(.manifest, object: entry.id)
-                case .submodule: nil
-                }
-            }
+            return try TreeCodec.decode(bytes, id: key.objectID ?? TreeCodec.emptyTreeID).compactMap(Self.record(namedBy:))
         case .commit:
             guard let id = key.objectID else { return [] }
-            let commit = try Commit(id: id, body: bytes)
-            return [RecordKey(.tree, object: commit.tree)] + commit.parents.map { RecordKey(.commit, object: $0) }
+            return Self.records(namedBy: try Commit(id: id, body: bytes))
         }
+    }
+
+    /// The record a tree entry names: a subtree or a file's manifest; none for a gitlink, whose commit belongs to
+    /// another repository.
+    static func record(namedBy entry: TreeEntry) -> RecordKey? {
+        switch entry.mode {
+        case .directory: RecordKey(.tree, object: entry.id)
+        case .regular, .executable, .symlink: RecordKey(.manifest, object: entry.id)
+        case .submodule: nil
+        }
+    }
+
+    /// The records a commit names: its tree and its parent commits.
+    static func records(namedBy commit: Commit) -> [RecordKey] {
+        [RecordKey(.tree, object: commit.tree)] + commit.parents.map { RecordKey(.commit, object: $0) }
     }
 
     /// Applies a push transaction atomically, or reports its stale expectations.
