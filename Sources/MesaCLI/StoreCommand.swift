@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import MesaCore
+import MesaServer
 import MesaStore
+import MesaTree
 
 /// `mesa debug store ...`: drive a content store from the shell.
 struct StoreCommand: ParsableCommand {
@@ -23,17 +25,45 @@ struct StoreCommand: ParsableCommand {
         var level: Int32 = 1
 
         func validate() throws {
+            try Self.validate(maxCacheSize: maxCacheSize, level: level)
+        }
+
+        func open() throws -> ContentStore {
+            try Self.open(store, maxCacheSize: maxCacheSize, level: level)
+        }
+
+        static func validate(maxCacheSize: String?, level: Int32) throws {
             if let maxCacheSize, ByteCount(parsing: maxCacheSize) == nil {
                 throw ValidationError("--max-cache-size: '\(maxCacheSize)' is not a size such as 512MiB or 10GB.")
             }
             if !(-7...22).contains(level) { throw ValidationError("--level must be between -7 and 22.") }
         }
 
-        func open() throws -> ContentStore {
+        static func open(_ path: String, maxCacheSize: String?, level: Int32) throws -> ContentStore {
             var configuration = StoreConfiguration.default
             configuration.compressionLevel = level
             configuration.maxUnpinnedBytes = maxCacheSize.flatMap { ByteCount(parsing: $0)?.rawValue }
-            return try ContentStore(path: store, configuration: configuration)
+            return try ContentStore(path: path, configuration: configuration)
+        }
+    }
+
+    /// `fsck`'s options: ``StoreOptions`` with `--store` optional, since `--deep` may take a server's data directory
+    /// instead.
+    struct FsckOptions: ParsableArguments {
+        @Option(help: "The store directory (created when missing).")
+        var store: String?
+
+        @Option(help: "A mesa serve data directory, checked with its changes as the roots (with --deep).")
+        var dataDir: String?
+
+        @Option(help: "Cache mode: bound unpinned content to this size (e.g. 512MiB, 10GB).")
+        var maxCacheSize: String?
+
+        @Option(help: "The zstd compression level for new records.")
+        var level: Int32 = 1
+
+        func validate() throws {
+            try StoreOptions.validate(maxCacheSize: maxCacheSize, level: level)
         }
     }
 
@@ -110,18 +140,91 @@ struct StoreCommand: ParsableCommand {
 
     struct Fsck: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Verify every record's checksum and id; name the corrupt ones (exit status 1 if any).")
+            abstract: "Verify every record's checksum and id; name the corrupt ones (exit status 1 if any).",
+            discussion: """
+                With --deep, also walk the object graph from its roots (every commit with --store; every commit a \
+                change has had and every staged record with --data-dir) and name unreferenced records, dangling \
+                parents and references, and invalid trees and commits: one kind<TAB>location<TAB>detail line each, \
+                then a summary (or one JSON object with --json). Stop the server before checking its data directory.
+                """)
 
-        @OptionGroup var options: StoreOptions
+        @OptionGroup var options: FsckOptions
+
+        @Flag(help: "Also check reachability from the roots, links and the tree and commit rules.")
+        var deep = false
+
+        @Flag(help: "Print one JSON object (with --deep).")
+        var json = false
+
+        func validate() throws {
+            if deep {
+                guard (options.store == nil) != (options.dataDir == nil) else {
+                    throw ValidationError("--deep needs exactly one of --store DIR and --data-dir DIR.")
+                }
+            } else {
+                guard options.dataDir == nil else {
+                    throw ValidationError(
+                        "--data-dir is read with --deep only; to verify checksums, pass --store DIR/store.")
+                }
+                guard !json else { throw ValidationError("--json is printed with --deep only.") }
+                guard options.store != nil else { throw ValidationError(Self.missingStore) }
+            }
+            if let dataDir = options.dataDir {
+                guard options.maxCacheSize == nil else {
+                    throw ValidationError(
+                        "--max-cache-size would evict a server's records; it applies to --store only.")
+                }
+                for file in ["metadata.sqlite", "store/STORE"] {
+                    guard FileManager.default.fileExists(atPath: dataDir + "/" + file) else {
+                        throw ValidationError("'\(dataDir)' is not a mesa serve data directory: it has no \(file).")
+                    }
+                }
+            }
+        }
+
+        /// What argument-parser says when a required `--store` is missing (as it did before `--store` was optional).
+        private static let missingStore = "Missing expected argument '--store <store>'"
 
         func run() throws {
-            let store = try options.open()
+            // validate() made sure that exactly one of the two is there.
+            if let dataDir = options.dataDir { return try report(try checkDataDirectory(dataDir)) }
+            guard let path = options.store else { throw ValidationError(Self.missingStore) }
+            let store = try StoreOptions.open(path, maxCacheSize: options.maxCacheSize, level: options.level)
+            guard deep else { return try verify(store) }
+            let check = DeepCheck(store: store)
+            try report(try check.run(roots: check.everyCommit()))
+        }
+
+        /// The checksum-only check, with its output unchanged since before `--deep`.
+        private func verify(_ store: ContentStore) throws {
             let report = store.verify()
             var output = BufferedOutput()
             for problem in report.corrupt { output.write("corrupt\t\(problem.key)\t\(problem.reason)\n") }
             output.write("checked \(report.checked) records, \(report.corrupt.count) corrupt\n")
             output.flush()
             if !report.corrupt.isEmpty { throw ExitCode(1) }
+        }
+
+        /// Opens a server's data directory (the store first: its lock keeps a running server out) and audits it.
+        private func checkDataDirectory(_ directory: String) throws -> DeepCheckReport {
+            let store = try ContentStore(path: directory + "/store")
+            let metadata = try SQLiteMetadataStore(path: directory + "/metadata.sqlite")
+            return try StoreAudit.check(metadata: metadata, store: store)
+        }
+
+        private func report(_ report: DeepCheckReport) throws {
+            var output = BufferedOutput()
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                output.write(bytes: try encoder.encode(report))
+                output.write("\n")
+            } else {
+                for finding in report.findings { output.write(finding.line + "\n") }
+                output.write(report.summary + "\n")
+            }
+            output.flush()
+            if !report.isClean { throw ExitCode(1) }
         }
     }
 

@@ -25,6 +25,23 @@ import Testing
     }
 }
 
+@Suite struct FsckParsingTests {
+    @Test func fsckStillTakesStoreAloneAndDeepTakesExactlyOneOfStoreAndDataDirectory() throws {
+        let plain = try StoreCommand.Fsck.parse(["--store", "/tmp/x"])
+        #expect(!plain.deep && plain.options.store == "/tmp/x")
+        let deep = try StoreCommand.Fsck.parse(["--deep", "--json", "--store", "/tmp/x"])
+        #expect(deep.deep && deep.json)
+        for arguments in [
+            [], ["--deep"], ["--deep", "--store", "/tmp/x", "--data-dir", "/tmp/y"], ["--data-dir", "/tmp/y"],
+            ["--json", "--store", "/tmp/x"], ["--deep", "--data-dir", "/nonexistent/mesa-data"],
+        ] {
+            #expect(throws: (any Error).self, "\(arguments)") { try StoreCommand.Fsck.parse(arguments) }
+        }
+        // The other store commands still require --store.
+        #expect(throws: (any Error).self) { try StoreCommand.Stats.parse([]) }
+    }
+}
+
 @Suite struct CLIRunTests {
     @Test func versionPrintsTheVersion() throws {
         let result = try MesaBinary.run(["version"])

@@ -119,6 +119,9 @@ package protocol MetadataStore: Sendable {
     func repos(orgID: String, limit: Int, cursor: String?) throws(MetadataError) -> MetadataPage<RepoRow>
     /// The number of repos of an org.
     func repoCount(orgID: String) throws(MetadataError) -> Int
+    /// The id of every repo of every org, in id order (maintenance that spans orgs, such as
+    /// `mesa debug store fsck --deep --data-dir`).
+    func allRepoIDs() throws(MetadataError) -> [String]
     /// Replaces a repo's name, default bookmark and tags.
     func updateRepo(_ repo: RepoRow) throws(MetadataError)
     /// Deletes a repo with its changes and bookmarks.
@@ -140,6 +143,9 @@ package protocol MetadataStore: Sendable {
     func referenced(repoID: String, keys: [RecordKey]) throws(MetadataError) -> Set<RecordKey>
     /// The subset of `keys` the repo holds only as staged.
     func staged(repoID: String, keys: [RecordKey]) throws(MetadataError) -> Set<RecordKey>
+    /// Every key the repo holds only as staged (pushed, waiting for a transaction, kept through the grace period),
+    /// in key order.
+    func stagedKeys(repoID: String) throws(MetadataError) -> [RecordKey]
     /// Forgets staged references of a repo (what a refused push staged); referenced rows stay.
     func dropStaged(repoID: String, keys: [RecordKey]) throws(MetadataError)
     /// Deletes staged rows staged before `cutoff` (seconds since the epoch).

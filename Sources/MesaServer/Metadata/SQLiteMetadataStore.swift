@@ -253,6 +253,11 @@ package final class SQLiteMetadataStore: MetadataStore {
         try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM repos WHERE org_id = ?", arguments: [orgID]) ?? 0 }
     }
 
+    /// Every repo's id, of every org, in id order.
+    package func allRepoIDs() throws(MetadataError) -> [String] {
+        try read { db in try String.fetchAll(db, sql: "SELECT id FROM repos ORDER BY id") }
+    }
+
     package func updateRepo(_ repo: RepoRow) throws(MetadataError) {
         do {
             try write { db in
@@ -332,6 +337,20 @@ package final class SQLiteMetadataStore: MetadataStore {
         try select(repoID: repoID, keys: keys, condition: " AND staged_at IS NOT NULL")
     }
 
+    /// The keys a repo holds only as staged, in key order.
+    package func stagedKeys(repoID: String) throws(MetadataError) -> [RecordKey] {
+        try read { db in
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT kind, id FROM repo_objects WHERE repo_id = ? AND staged_at IS NOT NULL",
+                arguments: [repoID])
+            var keys: [RecordKey] = []
+            while let row = try rows.next() {
+                if let key = Self.recordKey(row) { keys.append(key) }
+            }
+            return keys.sorted()
+        }
+    }
+
     package func dropStaged(repoID: String, keys: [RecordKey]) throws(MetadataError) {
         guard !keys.isEmpty else { return }
         try write { db in
@@ -353,16 +372,18 @@ package final class SQLiteMetadataStore: MetadataStore {
             var keys = Set<RecordKey>()
             let rows = try Row.fetchCursor(db, sql: "SELECT DISTINCT kind, id FROM repo_objects")
             while let row = try rows.next() {
-                let kind: Int = row["kind"]
-                let id: Data = row["id"]
-                if let recordKind = RecordKind(rawValue: UInt8(truncatingIfNeeded: kind)),
-                    let key = RecordKey(kind: recordKind, idBytes: Array(id))
-                {
-                    keys.insert(key)
-                }
+                if let key = Self.recordKey(row) { keys.insert(key) }
             }
             return keys
         }
+    }
+
+    /// The record key of a `repo_objects` row's `kind` and `id`; `nil` for a kind or id length no store has.
+    private static func recordKey(_ row: Row) -> RecordKey? {
+        let kind: Int = row["kind"]
+        let id: Data = row["id"]
+        guard let recordKind = RecordKind(rawValue: UInt8(truncatingIfNeeded: kind)) else { return nil }
+        return RecordKey(kind: recordKind, idBytes: Array(id))
     }
 
     package func reposAwaitingReferenceRebuild() throws(MetadataError) -> [String] {
