@@ -522,6 +522,11 @@ package final class ContentStore: Sendable {
         state.withLock { state in Set(keys.filter { state.touch($0) }) }
     }
 
+    /// The key of every record in the store.
+    package func allKeys() -> [RecordKey] {
+        state.withLock { state in Array(state.entries.keys) }
+    }
+
     /// The keys of records not used since the use clock read `clock`.
     package func keys(unusedSince clock: UInt64) -> [RecordKey] {
         state.withLock { state in state.entries.compactMap { $0.value.lastAccess <= clock ? $0.key : nil } }

@@ -43,7 +43,7 @@ package struct DeepCheck: Sendable {
     /// Every commit record of the store, as roots (origin `store`): what a bare store's roots are when nothing else
     /// says which commits are live.
     package func everyCommit() -> [Root] {
-        allKeys().filter { $0.kind == .commit }.sorted().map { Root($0, origin: "store") }
+        store.allKeys().filter { $0.kind == .commit }.sorted().map { Root($0, origin: "store") }
     }
 
     /// Verifies every record, walks the graph from `roots` and names what is wrong.
@@ -55,12 +55,9 @@ package struct DeepCheck: Sendable {
     /// - Throws: ``TreeError/store(_:)`` when the store fails other than by a missing or corrupt record (closed, an
     ///   I/O error).
     package func run(roots: [Root]) throws(TreeError) -> DeepCheckReport {
-        var walk = Walk(store: store, keys: allKeys())
+        var walk = Walk(store: store, keys: store.allKeys())
         return try walk.run(roots)
     }
-
-    /// Every key in the store: the use clock never passes `UInt64.max`, so every record is unused since then.
-    private func allKeys() -> [RecordKey] { store.keys(unusedSince: .max) }
 }
 
 /// The state of one run of ``DeepCheck``.
