@@ -208,7 +208,7 @@ struct StoreCommand: ParsableCommand {
         /// Opens a server's data directory (the store first: its lock keeps a running server out) and audits it.
         private func checkDataDirectory(_ directory: String) throws -> DeepCheckReport {
             let store = try ContentStore(path: directory + "/store")
-            let metadata = try SQLiteMetadataStore(path: directory + "/metadata.sqlite")
+            let metadata = try SQLiteMetadataStore(path: directory + "/metadata.sqlite", readOnly: true)
             return try StoreAudit.check(metadata: metadata, store: store)
         }
 

@@ -11,15 +11,24 @@ package import MesaWire
 package final class SQLiteMetadataStore: MetadataStore {
     let database: DatabasePool
 
-    /// Opens (creating and migrating) the database at `path`.
-    package init(path: String) throws(MetadataError) {
+    /// Opens (creating and migrating) the database at `path`; with `readOnly`, opens it without changing it (tools
+    /// that inspect a data directory), refusing a database whose migrations are not all applied.
+    package init(path: String, readOnly: Bool = false) throws(MetadataError) {
         do {
             var configuration = Configuration()
             configuration.busyMode = .timeout(10)
+            configuration.readonly = readOnly
             database = try DatabasePool(path: path, configuration: configuration)
-            try Self.migrator.migrate(database)
+            if !readOnly { try Self.migrator.migrate(database) }
         } catch {
             throw .database("cannot open the metadata database \(path): \(error)")
+        }
+        if readOnly {
+            let current = try read { db in try Self.migrator.hasCompletedMigrations(db) }
+            guard current else {
+                throw .database(
+                    "the metadata database \(path) is from an older mesa: start `mesa serve` on it once to migrate it")
+            }
         }
     }
 
