@@ -90,7 +90,8 @@ public struct RecordKey: Hashable, Sendable, Comparable, CustomStringConvertible
 
     /// Parses `kind:hex` or, for chunks, a bare 64-digit hex id.
     public init?(parsing text: String) {
-        let parts = text.split(separator: ":", maxSplits: 1)
+        let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let first = parts.first, !first.isEmpty else { return nil }
         if parts.count == 1 {
             guard let id = ChunkID(hex: parts[0]) else { return nil }
             self.init(chunk: id)

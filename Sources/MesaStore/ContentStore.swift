@@ -55,6 +55,9 @@ package final class ContentStore: Sendable {
         var evictedBytes: Int64 = 0
         var dirtyIndexes: Set<UInt32> = []
         var closed = false
+        /// The write logs of threads running ``ContentStore/logNewRecords(into:_:)``: each record the thread newly
+        /// stored, with its last use stamp.
+        var writeLogs: [pthread_t: [RecordKey: UInt64]] = [:]
 
         init(active: Segment, activeEnd: Int64, pinLog: PinLog) {
             self.active = active
@@ -101,7 +104,19 @@ package final class ContentStore: Sendable {
             guard entries[key] != nil else { return false }
             clock += 1
             entries[key]?.lastAccess = clock
+            // A thread's own use of a record it logged keeps the record its own.
+            if !writeLogs.isEmpty {
+                let thread = pthread_self()
+                if writeLogs[thread]?[key] != nil { writeLogs[thread]?[key] = clock }
+            }
             return true
+        }
+
+        /// Logs a record a put just stored into the calling thread's write log, if it keeps one.
+        mutating func logNew(_ key: RecordKey) {
+            guard !writeLogs.isEmpty else { return }
+            let thread = pthread_self()
+            if writeLogs[thread] != nil { writeLogs[thread]?[key] = entries[key]?.lastAccess }
         }
 
         /// The live entries of one segment, in file order.
@@ -278,6 +293,7 @@ package final class ContentStore: Sendable {
             guard !state.closed else { throw .closed }
             if state.touch(header.key) { return false }
             try append(record: record, header: header, state: &state)
+            state.logNew(header.key)
             return true
         }
     }
@@ -298,6 +314,7 @@ package final class ContentStore: Sendable {
                     rawLength: header.rawLength, storedLength: header.storedLength)
                 state.activeEnd += location.recordSize(kind: header.key.kind)
                 state.insert(header.key, at: location)
+                state.logNew(header.key)
             }
             func writeRun(_ state: inout State) throws(StoreError) {
                 guard !run.isEmpty else { return }

@@ -25,6 +25,8 @@ import Testing
         let chunk = try #require(ChunkID(bytes: [UInt8](repeating: 0xab, count: 32)))
         #expect(RecordKey(parsing: chunk.hex) == RecordKey(chunk: chunk))
         #expect(RecordKey(parsing: "blob:00") == nil)
+        // Texts that crashed the parser (found by the HTTP campaign): no kind, no id, only separators.
+        for text in ["", ":", "::", "tree:", ":\(tree.description)", "tree::00"] { #expect(RecordKey(parsing: text) == nil) }
         #expect(RecordKey(kind: .chunk, idBytes: object.bytes) == nil)
     }
 

@@ -315,4 +315,107 @@ private func footprint(_ server: ServerHarness) -> (records: Int, bytes: Int64) 
             }
         }
     }
+
+    /// REST writes refused after their checks (a stale evolution, a conflicting merge, with or without a fresh
+    /// resolution) take back what they stored: the store is as it was.
+    @Test func refusedEvolutionsAndMergesLeaveTheStoreAsItWas() async throws {
+        let server = try ServerHarness()
+        let admin = server.adminKey
+        @Sendable func files(_ text: String) -> String {
+            let a = Data("a \(text)\n".utf8).base64EncodedString()
+            let b = Data("b \(text)\n".utf8).base64EncodedString()
+            return #"[{"path":"src/a.txt","content":"\#(a)"},{"path":"src/b.txt","content":"\#(b)"}]"#
+        }
+        try await server.test { http in
+            let facts = try await AuthorizationMatrixTests.seed("r", http: http, admin: admin)
+            var tips: [String] = []
+            for (bookmark, text) in [("main", "left"), ("feat", "right")] {
+                let change = try await http.send(
+                    .post, "/v1/local/r/changes", credential: admin,
+                    json: #"{"base_change_id":"\#(facts.head)","files":\#(files(text))}"#
+                ).decode(Change.self)
+                let moved = try await http.send(
+                    .patch, "/v1/local/r/bookmarks/\(bookmark)", credential: admin,
+                    json: #"{"change_id":"\#(change.id)","allow_backwards":true}"#)
+                #expect(moved.status == .ok, "\(moved.text)")
+                tips.append(change.id)
+            }
+            let baseline = server.services.store.stats()
+
+            let stale = try await http.send(
+                .patch, "/v1/local/r/changes/\(tips[0])", credential: admin,
+                json: #"{"base_commit_oid":"\#(String(repeating: "ab", count: 20))","files":\#(files("stale"))}"#)
+            #expect(stale.status == .conflict, "\(stale.text)")
+
+            let conflicting = try await http.send(
+                .post, "/v1/local/r/bookmarks/merge", credential: admin, json: #"{"target":"main","source":"feat"}"#)
+            #expect(conflicting.errorCode == "MERGE_CONFLICT", "\(conflicting.text)")
+
+            let fresh = Data("resolved a, nowhere else\n".utf8).base64EncodedString()
+            let half = try await http.send(
+                .post, "/v1/local/r/bookmarks/merge", credential: admin,
+                json: #"{"target":"main","source":"feat","resolutions":[{"path":"src/a.txt","content":"\#(fresh)"}]}"#)
+            #expect(half.errorCode == "MERGE_CONFLICT", "\(half.text)")
+
+            let bogus = try await http.send(
+                .post, "/v1/local/r/bookmarks/merge", credential: admin,
+                json: #"{"target":"main","source":"feat","resolutions":[{"path":"src/a.txt","content":"\#(fresh)"},{"path":"src/b.txt","take":"bogus"}]}"#)
+            #expect(bogus.status == .badRequest, "\(bogus.text)")
+
+            let after = server.services.store.stats()
+            #expect(after.records == baseline.records)
+            #expect(after.bytes == baseline.bytes)
+
+            // The same merge resolved goes through and is readable.
+            let resolved = try await http.send(
+                .post, "/v1/local/r/bookmarks/merge", credential: admin,
+                json: #"{"target":"main","source":"feat","resolutions":[{"path":"src/a.txt","content":"\#(fresh)"},{"path":"src/b.txt","take":"source"}]}"#)
+            #expect(resolved.status == .ok, "\(resolved.text)")
+            let read = try await http.send(
+                .get, "/v1/local/r/content?path=src/b.txt", credential: admin, headers: [.accept: "application/octet-stream"])
+            #expect(read.text == "b right\n")
+        }
+    }
+
+    /// Found by the HTTP campaign: empty record keys crashed the server; a NUL in a path segment made `app%00x` mean
+    /// `app` (SQLite compares text up to a NUL), so a DELETE could remove the wrong repo; `====` passed as base64;
+    /// bookmark names git refuses were accepted.
+    @Test func campaignFindingsAreRefused() async throws {
+        let server = try ServerHarness()
+        let admin = server.adminKey
+        try await server.test { http in
+            let facts = try await AuthorizationMatrixTests.seed("app", http: http, admin: admin)
+            for body in [#"{"keys":[""]}"#, #"{"keys":[":"]}"#, #"{"keys":["::"]}"#, #"{"keys":["tree:"]}"#] {
+                for call in ["have", "objects"] {
+                    let reply = try await http.send(.post, "/v1/local/app/sync/\(call)", credential: admin, json: body)
+                    #expect(reply.status == .badRequest, "\(call) \(body): \(reply.text)")
+                }
+            }
+            for (method, uri) in [
+                (HTTPRequest.Method.delete, "/v1/local/app%00x"), (.get, "/v1/local/app%00x/content"),
+                (.get, "/v1/local/app/bookmarks/main%00zzz"), (.get, "/v1/local/app/content?path=src%00/a.txt"),
+                (.get, "/v1/local/app/changes?bookmark=main%00x"),
+            ] {
+                let reply = try await http.send(method, uri, credential: admin)
+                #expect(reply.status == .badRequest, "\(uri): \(reply.text)")
+            }
+            #expect(try await http.send(.get, "/v1/local/app", credential: admin).status == .ok)
+            let bad64 = try await http.send(
+                .post, "/v1/local/app/changes", credential: admin,
+                json: #"{"base_change_id":"\#(facts.head)","files":[{"path":"z","content":"===="}]}"#)
+            #expect(bad64.status == .badRequest, "\(bad64.text)")
+            for name in [".", "a/.b", "@", "a.lock/b", ".hidden", "a.", "a@{b", "a//b", "a b"] {
+                let escaped = String(decoding: try JSONEncoder().encode(name), as: UTF8.self)
+                let reply = try await http.send(
+                    .post, "/v1/local/app/bookmarks", credential: admin,
+                    json: #"{"name":\#(escaped),"change_id":"\#(facts.head)"}"#)
+                #expect(reply.status == .badRequest, "\(name): \(reply.text)")
+            }
+            #expect(
+                try await http.send(
+                    .post, "/v1/local/app/bookmarks", credential: admin,
+                    json: #"{"name":"feat/ok-1.2","change_id":"\#(facts.head)"}"#
+                ).status == .created)
+        }
+    }
 }

@@ -453,3 +453,47 @@ private func segmentFiles(_ store: String, suffix: String) throws -> [String] {
         }
     }
 }
+
+@Suite struct WriteLogTests {
+    /// What a logged piece of work newly stored is taken back, except what another writer used since (it may
+    /// reference it) and what was there before (someone else's).
+    @Test func takeBackRemovesOnlyWhatTheWorkAddedAndNoOneElseUsed() async throws {
+        let directory = try TemporaryDirectory(prefix: "mesa-writelog")
+        let store = try ContentStore(path: directory.appending("store"))
+        let before = try store.putChunk(Array("already there".utf8))
+        var log = NewRecords()
+        let (mine, shared) = try store.logNewRecords(into: &log) { () throws(StoreError) -> (ChunkID, ChunkID) in
+            _ = try store.putChunk(Array("already there".utf8))
+            let mine = try store.putChunk(Array("only mine".utf8))
+            let shared = try store.putChunk(Array("about to be shared".utf8))
+            // The work's own reads keep its records its own.
+            _ = try store.chunk(mine)
+            return (mine, shared)
+        }
+        #expect(log.count == 2)
+        // Another thread finds `shared` present and touches it before referencing it.
+        let other = Task.detached { store.touch([RecordKey(chunk: shared)]) }
+        #expect(await other.value == [RecordKey(chunk: shared)])
+        let removed = store.takeBack(log)
+        #expect(removed.records == 1)
+        #expect(!store.contains(RecordKey(chunk: mine)))
+        #expect(store.contains(RecordKey(chunk: shared)))
+        #expect(store.contains(RecordKey(chunk: before)))
+    }
+
+    /// A failing piece of work still hands over its log.
+    @Test func aFailingPieceOfWorkStillLogs() throws {
+        let directory = try TemporaryDirectory(prefix: "mesa-writelog")
+        let store = try ContentStore(path: directory.appending("store"))
+        var log = NewRecords()
+        #expect(throws: StoreError.self) {
+            try store.logNewRecords(into: &log) { () throws(StoreError) -> Void in
+                _ = try store.putChunk(Array("stored before the failure".utf8))
+                throw StoreError.invalidArgument("failed")
+            }
+        }
+        #expect(log.count == 1)
+        #expect(store.takeBack(log).records == 1)
+        #expect(store.stats().records == 0)
+    }
+}

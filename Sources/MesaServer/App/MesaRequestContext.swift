@@ -24,9 +24,11 @@ package struct MesaRequestContext: RequestContext {
     }
 
     /// A path parameter, percent-decoded (a bookmark `feat/x` arrives as `feat%2Fx`).
+    /// - Throws: 400 when missing, not valid percent-encoding, or holding a NUL byte: SQLite would take `app%00x` for
+    ///   `app`, so such a name must never reach a lookup.
     package func segment(_ name: String) throws(APIError) -> String {
-        guard let raw = parameters.get(name), let decoded = raw.removingPercentEncoding else {
-            throw .badRequest("the path parameter '\(name)' is missing or not valid percent-encoding")
+        guard let raw = parameters.get(name), let decoded = raw.removingPercentEncoding, !decoded.utf8.contains(0) else {
+            throw .badRequest("the path parameter '\(name)' is missing, not valid percent-encoding, or holds a NUL byte")
         }
         return decoded
     }

@@ -32,56 +32,62 @@ extension RepoOperations {
         }
         let base = try mergeBase(target, source)
         let targetTree = try repository.tree(ofChange: target)
-        let merged = try repository.merge(
-            base: try repository.tree(ofChange: base), ours: targetTree, theirs: try repository.tree(ofChange: source),
-            oursLabel: body.target, theirsLabel: body.source)
-
-        // Resolutions replace conflicting files before the conflict check.
-        var edits: [TreeEdit] = []
-        var resolved = Set<String>()
-        for resolution in body.resolutions ?? [] {
-            guard let conflict = merged.conflicts.first(where: { $0.path == resolution.path }) else { continue }
-            let side: MesaTree.ConflictSide?
-            switch resolution.take {
-            case "target": side = conflict.ours
-            case "source": side = conflict.theirs
-            case nil: side = nil
-            case let other?: throw APIError.badRequest("take must be \"target\" or \"source\", not '\(other)'")
-            }
-            if let content = resolution.content {
-                guard let bytes = Data(base64Encoded: content) else {
-                    throw APIError.badRequest("resolution of '\(resolution.path)' is not valid base64")
-                }
-                edits.append(.upsert(path: resolution.path, blob: try repository.writeBlob([UInt8](bytes)), mode: .regular))
-            } else if let side {
-                edits.append(.upsert(path: resolution.path, blob: side.id, mode: side.mode))
-            } else if resolution.take != nil {
-                edits.append(.delete(path: resolution.path))
-            } else {
-                throw APIError.badRequest("resolution of '\(resolution.path)' needs content or take")
-            }
-            resolved.insert(resolution.path)
-        }
-        let remaining = merged.conflicts.map(\.path).filter { !resolved.contains($0) }.sorted()
-        if !remaining.isEmpty, body.allowConflicted != true {
-            throw APIError.conflict(
-                "merging '\(body.source)' into '\(body.target)' conflicts in \(remaining.count) file(s)",
-                code: "MERGE_CONFLICT", details: ["conflict_paths": .array(remaining.map(JSONValue.string))])
-        }
-        let tree = edits.isEmpty ? merged.tree : try repository.applying(edits, to: merged.tree)
         let now = Int64(Date().timeIntervalSince1970)
         let signature = try Self.author(nil, principal: principal, now: now)
         let parents = [target, source]
         var parentCommits: [ObjectID] = []
         for parent in parents { if let record = try repository.change(parent) { parentCommits.append(record.commit) } }
         let id = ChangeID.random()
-        let commit = try repository.createCommit(
-            tree: tree, parents: parentCommits, author: signature, committer: signature,
-            message: body.message ?? "Merge '\(body.source)' into '\(body.target)'", changeID: id)
-        try catalog.putChange(ChangeRecord(id: id, commit: commit, parents: parents), expected: .absent)
+        // The merge's computed objects and the resolutions' content are taken back if the merge is refused.
+        let (commit, remaining) = try storing { () throws -> (ObjectID, [String]) in
+            let merged = try repository.merge(
+                base: try repository.tree(ofChange: base), ours: targetTree, theirs: try repository.tree(ofChange: source),
+                oursLabel: body.target, theirsLabel: body.source)
+            // Resolutions replace conflicting files; their content is stored only once the merge may go ahead.
+            var planned: [PlannedEdit] = []
+            var sides: [TreeEdit] = []
+            var resolved = Set<String>()
+            for resolution in body.resolutions ?? [] {
+                guard let conflict = merged.conflicts.first(where: { $0.path == resolution.path }) else { continue }
+                let side: MesaTree.ConflictSide?
+                switch resolution.take {
+                case "target": side = conflict.ours
+                case "source": side = conflict.theirs
+                case nil: side = nil
+                case let other?: throw APIError.badRequest("take must be \"target\" or \"source\", not '\(other)'")
+                }
+                if let content = resolution.content {
+                    guard let bytes = RouteSupport.base64(content) else {
+                        throw APIError.badRequest("resolution of '\(resolution.path)' is not valid base64")
+                    }
+                    planned.append(.upsert(path: resolution.path, bytes: bytes, mode: .regular))
+                } else if let side {
+                    sides.append(.upsert(path: resolution.path, blob: side.id, mode: side.mode))
+                } else if resolution.take != nil {
+                    sides.append(.delete(path: resolution.path))
+                } else {
+                    throw APIError.badRequest("resolution of '\(resolution.path)' needs content or take")
+                }
+                resolved.insert(resolution.path)
+            }
+            let remaining = merged.conflicts.map(\.path).filter { !resolved.contains($0) }.sorted()
+            if !remaining.isEmpty, body.allowConflicted != true {
+                throw APIError.conflict(
+                    "merging '\(body.source)' into '\(body.target)' conflicts in \(remaining.count) file(s)",
+                    code: "MERGE_CONFLICT", details: ["conflict_paths": .array(remaining.map(JSONValue.string))])
+            }
+            let edits = try edits(planned) + sides
+            let tree = edits.isEmpty ? merged.tree : try repository.applying(edits, to: merged.tree)
+            let commit = try repository.createCommit(
+                tree: tree, parents: parentCommits, author: signature, committer: signature,
+                message: body.message ?? "Merge '\(body.source)' into '\(body.target)'", changeID: id)
+            try commitToCatalog(
+                changes: [(ChangeRecord(id: id, commit: commit, parents: parents), .absent)],
+                bookmarks: [(MesaTree.Bookmark(name: body.target, change: id), .equal(target))],
+                newCommit: commit, over: targetTree)
+            return (commit, remaining)
+        }
         if !remaining.isEmpty { try catalog.setConflicts(remaining, of: id) }
-        try recordReferences(from: targetTree, commit: commit)
-        try catalog.putBookmark(MesaTree.Bookmark(name: body.target, change: id), expected: .equal(target))
         var deleted = false
         if body.deleteSource == true, body.source != repo.defaultBookmark {
             try catalog.deleteBookmark(named: body.source, expected: .equal(source))

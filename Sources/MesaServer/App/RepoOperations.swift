@@ -142,7 +142,7 @@ package struct RepoOperations {
             guard file.encoding == nil || file.encoding == "base64" else {
                 throw APIError.badRequest("file '\(file.path)': encoding must be \"base64\"")
             }
-            guard let bytes = Data(base64Encoded: content) else {
+            guard let bytes = RouteSupport.base64(content) else {
                 throw APIError.badRequest("file '\(file.path)': content is not valid base64")
             }
             let mode: FileMode
@@ -153,7 +153,7 @@ package struct RepoOperations {
             }
             written.insert(file.path)
             deleted.remove(file.path)
-            return .upsert(path: file.path, bytes: [UInt8](bytes), mode: mode)
+            return .upsert(path: file.path, bytes: bytes, mode: mode)
         }
     }
 
@@ -202,15 +202,22 @@ package struct RepoOperations {
         let committer = try Self.author(body.committer ?? body.author, principal: principal, now: now, role: "committer")
         try Self.checkMessage(body.message)
         let planned = try plan(body.files ?? [], base: baseTree)
-        let record = try repository.createChange(
-            parents: [base], edits: try edits(planned), message: body.message ?? "", author: author,
-            committer: committer)
-        try recordReferences(from: baseTree, commit: record.commit)
+        let id = ChangeID.random()
+        let parentCommits = try repository.change(base).map { [$0.commit] } ?? []
+        try storing { () throws -> Void in
+            let tree = try repository.applying(try edits(planned), to: baseTree)
+            let commit = try repository.createCommit(
+                tree: tree, parents: parentCommits, author: author, committer: committer, message: body.message ?? "",
+                changeID: id)
+            try commitToCatalog(
+                changes: [(ChangeRecord(id: id, commit: commit, parents: [base]), .absent)], bookmarks: [],
+                newCommit: commit, over: baseTree)
+        }
         // A new repo's default bookmark resolves to the virtual root until the first write, which creates it.
         if base.isRoot, try catalog.bookmark(named: repo.defaultBookmark) == nil {
-            try? catalog.putBookmark(MesaTree.Bookmark(name: repo.defaultBookmark, change: record.id), expected: .absent)
+            try? catalog.putBookmark(MesaTree.Bookmark(name: repo.defaultBookmark, change: id), expected: .absent)
         }
-        return try changeJSON(record.id, full: true)
+        return try changeJSON(id, full: true)
     }
 
     /// `PATCH changes/{id}`: evolves the change (new commit, same id).
@@ -224,7 +231,12 @@ package struct RepoOperations {
             guard let oid = ObjectID(hex: text) else { throw APIError.badRequest("base_commit_oid is not a commit id") }
             expected = oid
         }
-        let oldTree = try repository.commit(current.commit).tree
+        // A stale expectation is refused before anything is stored.
+        if let expected, expected != current.commit {
+            throw TreeError.staleChange(id, expected: expected, current: current.commit)
+        }
+        let old = try repository.commit(current.commit)
+        let oldTree = old.tree
         let now = Int64(Date().timeIntervalSince1970)
         let committer = try Self.author(body.committer, principal: principal, now: now, role: "committer")
         try Self.checkMessage(body.message)
@@ -232,16 +244,23 @@ package struct RepoOperations {
         var resolved: [String] = []
         for resolution in body.resolutions ?? [] {
             _ = try TreeValidator.components(of: resolution.path)
-            guard let content = resolution.content, let bytes = Data(base64Encoded: content) else {
+            guard let content = resolution.content, let bytes = RouteSupport.base64(content) else {
                 throw APIError.badRequest("resolution of '\(resolution.path)' needs base64 content")
             }
             let mode = (try? repository.entry(at: resolution.path, in: oldTree).mode) ?? .regular
-            planned.append(.upsert(path: resolution.path, bytes: [UInt8](bytes), mode: mode.isBlob ? mode : .regular))
+            planned.append(.upsert(path: resolution.path, bytes: bytes, mode: mode.isBlob ? mode : .regular))
             resolved.append(resolution.path)
         }
-        let record = try repository.evolveChange(
-            id, edits: try edits(planned), message: body.message, committer: committer, expectedCommit: expected)
-        try recordReferences(from: oldTree, commit: record.commit)
+        try storing { () throws -> Void in
+            let tree = try repository.applying(try edits(planned), to: oldTree)
+            let commit = try repository.createCommit(
+                tree: tree, parents: old.parents, author: old.author, committer: committer,
+                message: body.message ?? old.message, changeID: id)
+            // Compare-and-swap on the commit the change was at: a concurrent evolution makes this a 409.
+            try commitToCatalog(
+                changes: [(ChangeRecord(id: id, commit: commit, parents: current.parents), .equal(current.commit))],
+                bookmarks: [], newCommit: commit, over: oldTree)
+        }
         if !resolved.isEmpty, let details = try catalog.details(of: id) {
             try catalog.setConflicts(details.conflicts.filter { !resolved.contains($0) }, of: id)
         }
@@ -304,15 +323,46 @@ package struct RepoOperations {
         return (trees, blobs)
     }
 
-    /// Records as referenced by the repo everything a new commit added over `oldTree`: the commit, the trees along
-    /// every changed path, and the changed files' manifests and chunks.
-    package func recordReferences(from oldTree: ObjectID?, commit: ObjectID) throws {
+    /// Everything a new commit adds over `oldTree`: the commit, the trees along every changed path, and the changed
+    /// files' manifests and chunks (what the repo must reference once the commit is in its catalog).
+    func addedRecords(by commit: ObjectID, over oldTree: ObjectID?) throws -> [RecordKey] {
         let added = try changes(from: oldTree, to: try repository.commit(commit).tree)
         var keys = [RecordKey(.commit, object: commit)] + added.trees
         for blob in added.blobs {
             keys.append(RecordKey(.manifest, object: blob))
             keys += try repository.manifest(ofBlob: blob).chunks.map { RecordKey(chunk: $0.id) }
         }
-        try services.metadata.addReferences(repoID: repo.id, keys: keys, staged: false)
+        return keys
+    }
+
+    /// Applies catalog updates for a new commit together with the references of what it adds over `oldTree`, in one
+    /// transaction; a stale expectation throws ``TreeError/staleChange(_:expected:current:)`` or
+    /// ``TreeError/staleBookmark(_:expected:current:)`` (409) and changes nothing.
+    func commitToCatalog(
+        changes: [(record: ChangeRecord, expected: Expectation<ObjectID>)],
+        bookmarks: [(bookmark: MesaTree.Bookmark, expected: Expectation<ChangeID>)],
+        newCommit: ObjectID, over oldTree: ObjectID?
+    ) throws {
+        let references = try addedRecords(by: newCommit, over: oldTree)
+        let conflicts = try catalog.apply(changes: changes, bookmarks: bookmarks, references: references)
+        switch conflicts.first {
+        case nil: return
+        case .change(let id, let expected, let current)?:
+            throw TreeError.staleChange(id, expected: expected, current: current)
+        case .bookmark(let name, let expected, let current)?:
+            throw TreeError.staleBookmark(name, expected: expected, current: current)
+        }
+    }
+
+    /// Runs a write whose records are taken back from the store if it fails (ContentStore's write log: what no
+    /// other writer used meanwhile is removed at once, the rest left to garbage collection).
+    func storing<T>(_ body: () throws -> T) throws -> T {
+        var log = NewRecords()
+        do {
+            return try services.store.logNewRecords(into: &log) { () throws -> T in try body() }
+        } catch {
+            services.store.takeBack(log)
+            throw error
+        }
     }
 }

@@ -13,6 +13,8 @@ import NIOHTTPTypes
 //   complete, so a client that sends half a head (slowloris) is cut off, whatever it trickles.
 // - A head the decoder refuses (larger than the decoder's limits, or malformed) gets Mesa's JSON error body (431 for
 //   an oversized head, 400 otherwise) before the connection closes, instead of an empty 400.
+// - CONNECT, which would turn the connection into a tunnel, is answered 405 with the JSON body and the connection
+//   closed, before the router sees it.
 
 /// Times out incomplete request heads and answers decoder refusals with Mesa's error body.
 final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
@@ -25,6 +27,8 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var timer: Scheduled<Void>?
     /// Requests whose head arrived and whose response has not ended.
     private var open = 0
+    /// Set once this handler answered the connection itself: nothing more is read from it.
+    private var refusing = false
 
     /// Creates a guard closing connections whose next head is not complete within `timeout`.
     init(timeout: TimeAmount) { self.timeout = timeout }
@@ -46,9 +50,18 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head = unwrapInboundIn(data) {
-            open += 1
+        guard !refusing else { return }
+        if case .head(let head) = unwrapInboundIn(data) {
             disarm()
+            // CONNECT turns the connection into a tunnel (the HTTP decoder stops framing): answer it here and close.
+            if head.method == .connect, open == 0 {
+                refusing = true
+                respond(
+                    context, status: .methodNotAllowed,
+                    ErrorBody(code: "METHOD_NOT_ALLOWED", message: "CONNECT is not served here"))
+                return
+            }
+            open += 1
         }
         context.fireChannelRead(data)
     }
@@ -66,21 +79,29 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
             context.fireErrorCaught(error)
             return
         }
+        // Already answered (a CONNECT's tunnel bytes, a second refusal): the connection is closing.
+        guard !refusing else { return }
         disarm()
         // A response already under way cannot be followed by another: just close.
         guard open == 0 else {
             context.close(promise: nil)
             return
         }
-        let (status, body): (HTTPResponse.Status, ErrorBody)
+        refusing = true
         switch parserError {
         case .headerOverflow:
-            status = .requestHeaderFieldsTooLarge
-            body = ErrorBody(code: "HEADERS_TOO_LARGE", message: "the request head is larger than the server accepts")
+            respond(
+                context, status: .requestHeaderFieldsTooLarge,
+                ErrorBody(code: "HEADERS_TOO_LARGE", message: "the request head is larger than the server accepts"))
         default:
-            status = .badRequest
-            body = ErrorBody(code: "BAD_REQUEST", message: "the request is not valid HTTP/1.1: \(parserError)")
+            respond(
+                context, status: .badRequest,
+                ErrorBody(code: "BAD_REQUEST", message: "the request is not valid HTTP/1.1: \(parserError)"))
         }
+    }
+
+    /// Answers with Mesa's error body and closes the connection.
+    private func respond(_ context: ChannelHandlerContext, status: HTTPResponse.Status, _ body: ErrorBody) {
         let bytes = body.jsonBytes
         var fields = HTTPFields()
         fields[.contentType] = "application/json"

@@ -64,11 +64,14 @@ package protocol RepoCatalog: ChangeCatalog {
     func setConflicts(_ paths: [String], of id: ChangeID) throws(TreeError)
     /// Every change id, most recently updated first.
     func changeIDsByRecency() throws(TreeError) -> [ChangeID]
-    /// Applies change and bookmark updates atomically: all of them when every expectation holds, none otherwise.
+    /// Applies change and bookmark updates atomically, together with the repo references of the records they make
+    /// reachable: all of it when every expectation holds, none otherwise (so a change is never visible without its
+    /// references, nor references kept for a change that was refused).
     /// - Returns: the expectations that failed (empty when the updates were applied).
     func apply(
         changes: [(record: ChangeRecord, expected: Expectation<ObjectID>)],
-        bookmarks: [(bookmark: MesaTree.Bookmark, expected: Expectation<ChangeID>)]
+        bookmarks: [(bookmark: MesaTree.Bookmark, expected: Expectation<ChangeID>)],
+        references: [RecordKey]
     ) throws(TreeError) -> [CatalogConflict]
 }
 

@@ -57,7 +57,8 @@ package final class SQLiteChangeCatalog: RepoCatalog {
 
     package func apply(
         changes: [(record: ChangeRecord, expected: Expectation<ObjectID>)],
-        bookmarks: [(bookmark: MesaTree.Bookmark, expected: Expectation<ChangeID>)]
+        bookmarks: [(bookmark: MesaTree.Bookmark, expected: Expectation<ChangeID>)],
+        references: [RecordKey]
     ) throws(TreeError) -> [CatalogConflict] {
         try write { db in
             var conflicts: [CatalogConflict] = []
@@ -83,6 +84,7 @@ package final class SQLiteChangeCatalog: RepoCatalog {
                         """,
                     arguments: [repoID, bookmark.name, bookmark.change.description])
             }
+            try SQLiteMetadataStore.insertReferences(db, repoID: repoID, keys: references, stagedAt: nil)
             return []
         }
     }

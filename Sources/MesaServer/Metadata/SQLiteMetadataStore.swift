@@ -323,7 +323,8 @@ package final class SQLiteMetadataStore: MetadataStore {
         try write { db in try Self.insertReferences(db, repoID: repoID, keys: keys, stagedAt: staged ? now : nil) }
     }
 
-    private static func insertReferences(_ db: Database, repoID: String, keys: [RecordKey], stagedAt: Double?) throws {
+    /// Inserts reference rows (staged when `stagedAt` is given; a referenced row is never downgraded to staged).
+    static func insertReferences(_ db: Database, repoID: String, keys: [RecordKey], stagedAt: Double?) throws {
         let insert = try db.makeStatement(
             sql: stagedAt != nil
                 ? "INSERT OR IGNORE INTO repo_objects (repo_id, kind, id, staged_at) VALUES (?, ?, ?, ?)"

@@ -13,8 +13,8 @@ enum ChangeRoutes {
         group.get(":org/:repo/changes") { request, context in
             let (repo, org) = try await RepoRoutes.resolve(context, services: services, scope: .read)
             let limit = try RouteSupport.limit(request)
-            let bookmark = RouteSupport.query(request, "bookmark")
-            let cursor = RouteSupport.query(request, "cursor")
+            let bookmark = try RouteSupport.query(request, "bookmark")
+            let cursor = try RouteSupport.query(request, "cursor")
             let page = try await services.blocking {
                 try RepoOperations(services: services, repo: repo, org: org).listChanges(
                     bookmark: bookmark, limit: limit, cursor: cursor)
@@ -55,7 +55,7 @@ enum ChangeRoutes {
         // Bookmarks.
         group.get(":org/:repo/bookmarks") { request, context in
             let (repo, org) = try await RepoRoutes.resolve(context, services: services, scope: .read)
-            let glob = RouteSupport.query(request, "glob")
+            let glob = try RouteSupport.query(request, "glob")
             let bookmarks = try await services.blocking { () throws -> [MesaWire.Bookmark] in
                 let operations = try RepoOperations(services: services, repo: repo, org: org)
                 return try operations.catalog.bookmarks()
@@ -140,9 +140,9 @@ enum ChangeRoutes {
         // Diff.
         group.get(":org/:repo/diff") { request, context in
             let (repo, org) = try await RepoRoutes.resolve(context, services: services, scope: .read)
-            let base = RouteSupport.query(request, "base_change_id")
-            let head = RouteSupport.query(request, "head_change_id")
-            let conflicts = RouteSupport.query(request, "conflicts") ?? "include"
+            let base = try RouteSupport.query(request, "base_change_id")
+            let head = try RouteSupport.query(request, "head_change_id")
+            let conflicts = try RouteSupport.query(request, "conflicts") ?? "include"
             let text = request.headers[.accept]?.contains("text/plain") == true
             let answer = try await services.blocking { () throws -> (Diff?, String?) in
                 let operations = try RepoOperations(services: services, repo: repo, org: org)
@@ -159,12 +159,12 @@ enum ChangeRoutes {
         // Content.
         group.get(":org/:repo/content") { request, context in
             let (repo, org) = try await RepoRoutes.resolve(context, services: services, scope: .read)
-            let path = RouteSupport.query(request, "path") ?? ""
-            let depthText = RouteSupport.query(request, "depth") ?? "1"
+            let path = try RouteSupport.query(request, "path") ?? ""
+            let depthText = try RouteSupport.query(request, "depth") ?? "1"
             guard let depth = Int(depthText), (0...10).contains(depth) else {
                 throw APIError.badRequest("depth must be a whole number from 0 to 10")
             }
-            let changeText = RouteSupport.query(request, "change_id")
+            let changeText = try RouteSupport.query(request, "change_id")
             let raw = request.headers[.accept]?.contains("application/octet-stream") == true
             let result = try await services.blocking { () throws -> RepoOperations.ContentResult in
                 let operations = try RepoOperations(services: services, repo: repo, org: org)

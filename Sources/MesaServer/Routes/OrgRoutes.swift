@@ -56,7 +56,8 @@ enum OrgRoutes {
             if let wanted = body.repoIDs {
                 guard wanted.count <= 1_000 else { throw APIError.badRequest("repo_ids may name at most 1000 repos") }
                 try await services.blocking {
-                    for id in wanted where try services.metadata.repo(id: id)?.orgID != org.id {
+                    // The row must match exactly: SQLite compares text only up to a NUL byte.
+                    for id in wanted where try services.metadata.repo(id: id).map({ $0.id != id || $0.orgID != org.id }) ?? true {
                         throw APIError.badRequest("repo_ids: '\(id)' is not a repo of org '\(org.slug)'")
                     }
                 }
@@ -77,7 +78,7 @@ enum OrgRoutes {
             let (principal, org) = try RouteSupport.org(context)
             try principal.require(.admin)
             let limit = try RouteSupport.limit(request)
-            let cursor = RouteSupport.query(request, "cursor")
+            let cursor = try RouteSupport.query(request, "cursor")
             if let cursor, cursor.isEmpty || cursor.utf8.count > 64 || !cursor.utf8.allSatisfy(RouteSupport.isKeyIDByte) {
                 throw APIError.badRequest("cursor '\(cursor)' is not a cursor this list gave")
             }

@@ -15,13 +15,30 @@ enum RouteSupport {
         }
     }
 
-    /// Bookmark names follow git's branch rules, simplified: no spaces or control characters, no `..`, no leading
-    /// `-` or `/`, no trailing `/` or `.lock`.
+    /// Bookmark names follow git's branch-name rules (`git check-ref-format --branch`): no component that starts
+    /// with `.` or ends with `.lock`, no `..`, `@{`, control characters, space or `~^:?*[\`, no leading, trailing or
+    /// doubled `/`, no trailing `.`, not `@`, not starting with `-`; at most 200 bytes.
     static func validateBookmarkName(_ name: String) throws(APIError) {
-        let bad = name.isEmpty || name.utf8.count > 200 || name.contains("..") || name.hasPrefix("-")
-            || name.hasPrefix("/") || name.hasSuffix("/") || name.hasSuffix(".lock") || name.contains("//")
+        let components = name.split(separator: "/", omittingEmptySubsequences: false)
+        let bad = name.isEmpty || name.utf8.count > 200 || name == "@" || name.contains("..") || name.contains("@{")
+            || name.hasPrefix("-") || name.hasSuffix(".")
+            || components.contains { $0.isEmpty || $0.hasPrefix(".") || $0.hasSuffix(".lock") }
             || name.unicodeScalars.contains { $0.value < 0x21 || $0.value == 0x7f || "~^:?*[\\".unicodeScalars.contains($0) }
-        if bad { throw .badRequest("'\(name)' is not a valid bookmark name") }
+        if bad { throw .badRequest("'\(name)' is not a valid bookmark name (git's branch-name rules)") }
+    }
+
+    /// Decodes standard base64 strictly: whole 4-character groups of the standard alphabet, `=` only as the padding
+    /// of the last group (Foundation alone accepts `====` as one zero byte).
+    static func base64(_ text: String) -> [UInt8]? {
+        let bytes = Array(text.utf8)
+        guard bytes.count % 4 == 0 else { return nil }
+        let padding = bytes.reversed().prefix { $0 == UInt8(ascii: "=") }.count
+        guard padding <= 2 else { return nil }
+        let alphabet = bytes.dropLast(padding).allSatisfy { byte in
+            (65...90).contains(byte) || (97...122).contains(byte) || (48...57).contains(byte) || byte == 43 || byte == 47
+        }
+        guard alphabet else { return nil }
+        return Data(base64Encoded: text).map { [UInt8]($0) }
     }
 
     /// Whether a byte may appear in an API key id (lower-case letters and digits, as the server makes them).
@@ -37,8 +54,12 @@ enum RouteSupport {
     }
 
     /// Reads a query parameter, percent-decoded.
-    static func query(_ request: Request, _ name: String) -> String? {
-        request.uri.queryParameters.get(name).flatMap { $0.replacingOccurrences(of: "+", with: " ").removingPercentEncoding }
+    /// - Throws: 400 for invalid percent-encoding or a NUL byte (which would cut the text short where it is stored).
+    static func query(_ request: Request, _ name: String) throws(APIError) -> String? {
+        guard let raw = request.uri.queryParameters.get(name) else { return nil }
+        guard let text = raw.replacingOccurrences(of: "+", with: " ").removingPercentEncoding, !text.utf8.contains(0)
+        else { throw .badRequest("the query parameter '\(name)' is not valid percent-encoded text without NUL") }
+        return text
     }
 
     /// The org of the path, which must be the caller's.

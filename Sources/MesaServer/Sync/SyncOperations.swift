@@ -187,12 +187,21 @@ struct SyncOperations {
         var shapes: [ObjectID: TreeShape] = [:]
         /// Records stored for the first time.
         var stored = 0
+        /// The records this push newly stored, taken back if the push is refused.
+        var written = NewRecords()
     }
 
     /// Verifies and stores pushed records: each is checked by the validator (trees, commits, manifests), its id is
     /// recomputed from the decompressed bytes, and it may point only at records the repo references or this push
     /// carried before it. Stored records are referenced by the repo as staged until the transaction applies.
     func receive(_ records: [SyncRecord], state: inout PushState) throws {
+        var written = NewRecords()
+        defer { state.written.formUnion(written) }
+        try services.store.logNewRecords(into: &written) { () throws -> Void in try receiveLogged(records, state: &state) }
+    }
+
+    /// ``receive(_:state:)`` inside the store's write log.
+    private func receiveLogged(_ records: [SyncRecord], state: inout PushState) throws {
         var keys: [RecordKey] = []
         var newShapes: [ObjectID: TreeShape] = [:]
         for record in records {
@@ -296,10 +305,12 @@ struct SyncOperations {
         return shapes
     }
 
-    /// Forgets what a refused push staged, so that nothing it carried stays visible or kept: its records are
-    /// unreferenced and garbage collection reclaims them.
+    /// Forgets what a refused push staged and takes back the records it newly stored (those no other writer used
+    /// since), so that nothing it carried stays visible or stored; what another writer used meanwhile is left to
+    /// garbage collection.
     func dropStaged(_ state: PushState) throws {
         try services.metadata.dropStaged(repoID: repoID, keys: Array(state.pushed))
+        services.store.takeBack(state.written)
     }
 
     /// The records an applied push makes referenced: what it carried, plus whatever an earlier (interrupted) push
@@ -398,11 +409,7 @@ struct SyncOperations {
             throw APIError.conflict(
                 "record \(gone), which this push relies on, was reclaimed; push again", code: "RECORDS_RECLAIMED")
         }
-        let conflicts = try operations.catalog.apply(changes: changes, bookmarks: bookmarks)
-        if conflicts.isEmpty {
-            try services.metadata.addReferences(repoID: repoID, keys: try promotable(state), staged: false)
-        }
-        return conflicts
+        return try operations.catalog.apply(changes: changes, bookmarks: bookmarks, references: try promotable(state))
     }
 
     /// What a client needs to merge a stale change: the current commit and the trees along the paths that differ

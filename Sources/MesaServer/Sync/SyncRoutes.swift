@@ -146,12 +146,19 @@ enum SyncRoutes {
             guard !pending.isEmpty else { return }
             let batch = pending
             let before = state
-            // A batch refused part way stages none of its records (they are staged together at its end).
-            state = try await services.blocking { () throws -> SyncOperations.PushState in
+            // A batch refused part way stages none of its records (they are staged together at its end), but what
+            // it stored is in the state's write log, to be taken back.
+            let (next, failure) = try await services.blocking { () -> (SyncOperations.PushState, (any Error)?) in
                 var next = before
-                try sync.receive(batch, state: &next)
-                return next
+                do {
+                    try sync.receive(batch, state: &next)
+                    return (next, nil)
+                } catch {
+                    return (next, error)
+                }
             }
+            state = next
+            if let failure { throw failure }
             pending.removeAll()
             pendingBytes = 0
         }
