@@ -10,15 +10,43 @@ package final class ServerProcess: @unchecked Sendable {
     package let directory: TemporaryDirectory
     /// `http://127.0.0.1:PORT`.
     package let url: String
-    /// The admin key printed on first start.
+    /// The admin key printed on first start (read from `admin.key` on a restart).
     package let adminKey: String
     /// The process.
     package let process: Process
     private let output: Pipe
 
+    /// The org the server was started with.
+    private let org: String
+    /// Arguments added to `mesa serve`'s own.
+    private let extraArguments: [String]
+
     /// Starts `mesa serve --listen 127.0.0.1:0` and waits (up to `timeout`) for its `listening on` line.
-    package init(org: String = "local", timeout: Double = 30, extraArguments: [String] = []) throws {
-        directory = try TemporaryDirectory(prefix: "mesa-serve")
+    package convenience init(org: String = "local", timeout: Double = 30, extraArguments: [String] = []) throws {
+        try self.init(
+            directory: try TemporaryDirectory(prefix: "mesa-serve"),
+            org: org,
+            timeout: timeout,
+            extraArguments: extraArguments
+        )
+    }
+
+    /// Starts `mesa serve` again over the data directory of `previous`, which has stopped (or crashed): the same data
+    /// and admin key (read from `admin.key`, since a restart prints none), a new port.
+    package convenience init(restarting previous: ServerProcess, timeout: Double = 30) throws {
+        previous.stop()
+        try self.init(
+            directory: previous.directory,
+            org: previous.org,
+            timeout: timeout,
+            extraArguments: previous.extraArguments
+        )
+    }
+
+    private init(directory: TemporaryDirectory, org: String, timeout: Double, extraArguments: [String]) throws {
+        self.directory = directory
+        self.org = org
+        self.extraArguments = extraArguments
         process = Process()
         process.executableURL = URL(fileURLWithPath: MesaBinary.path)
         process.arguments = ["serve", "--data-dir", directory.path, "--listen", "127.0.0.1:0", "--org", org,
@@ -45,6 +73,10 @@ package final class ServerProcess: @unchecked Sendable {
                 if line.hasPrefix("admin key: ") { key = String(line.dropFirst("admin key: ".count)) }
                 if line.hasPrefix("listening on ") { address = String(line.dropFirst("listening on ".count)) }
             }
+        }
+        // A data directory that already has its org prints no key: the first start saved it.
+        if key == nil, let saved = try? String(contentsOfFile: directory.appending("admin.key"), encoding: .utf8) {
+            key = saved.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         guard let key, let address else { throw ServerProcessError.didNotStart(text) }
         adminKey = key
