@@ -10,7 +10,7 @@ package final class ServerProcess: @unchecked Sendable {
     package let directory: TemporaryDirectory
     /// `http://127.0.0.1:PORT`.
     package let url: String
-    /// The admin key printed on first start.
+    /// The admin key printed on first start (read from `admin.key` on a restart).
     package let adminKey: String
     /// The process.
     package let process: Process
@@ -18,14 +18,28 @@ package final class ServerProcess: @unchecked Sendable {
 
     /// What the server printed before it listened (the admin key lines, the address).
     package let startupOutput: String
+    /// The org the server was started with.
+    private let org: String
+    /// Arguments added to `mesa serve`'s own.
+    private let extraArguments: [String]
+
+    /// Starts `mesa serve` again over the data directory of `previous`, which has stopped (or crashed): the same data
+    /// and admin key (read from `admin.key`, since a restart prints none), a new port.
+    package convenience init(restarting previous: ServerProcess, timeout: Double = 30) throws {
+        previous.stop()
+        try self.init(
+            org: previous.org, timeout: timeout, extraArguments: previous.extraArguments, directory: previous.directory)
+    }
 
     /// Starts `mesa serve --listen 127.0.0.1:0` and waits (up to `timeout`) for its `listening on` line.
-    /// - Parameter directory: the data directory (a new temporary one when `nil`); a directory a server already
-    ///   used makes no new admin key, so ``adminKey`` is empty then unless the org is new.
+    /// - Parameter directory: the data directory (a new temporary one when `nil`); on a directory a server already
+    ///   used for this org, no key is printed and ``adminKey`` is the one saved in `admin.key`.
     package init(
         org: String = "local", timeout: Double = 30, extraArguments: [String] = [], directory: TemporaryDirectory? = nil
     ) throws {
         self.directory = try directory ?? TemporaryDirectory(prefix: "mesa-serve")
+        self.org = org
+        self.extraArguments = extraArguments
         process = Process()
         process.executableURL = URL(fileURLWithPath: MesaBinary.path)
         process.arguments = ["serve", "--data-dir", self.directory.path, "--listen", "127.0.0.1:0", "--org", org,
@@ -53,8 +67,12 @@ package final class ServerProcess: @unchecked Sendable {
                 if line.hasPrefix("listening on ") { address = String(line.dropFirst("listening on ".count)) }
             }
         }
-        guard let address else { throw ServerProcessError.didNotStart(text) }
-        adminKey = key ?? ""
+        // A data directory that already has its org prints no key: the first start saved it.
+        if key == nil, let saved = try? String(contentsOfFile: self.directory.appending("admin.key"), encoding: .utf8) {
+            key = saved.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        guard let key, let address else { throw ServerProcessError.didNotStart(text) }
+        adminKey = key
         url = address
         startupOutput = text
     }
