@@ -231,6 +231,8 @@ package final class LoopbackHTTPServer: Sendable {
         var dropsLeft = 0
         var stopped = false
         var openSockets: Set<Int32> = []
+        /// Whether the accept loop has closed the listening socket.
+        var listenerIsClosed = false
         var inFlight = 0
         var peakInFlight = 0
         var firstRequestAt: ContinuousClock.Instant?
@@ -250,19 +252,26 @@ package final class LoopbackHTTPServer: Sendable {
         }
 
         func stop() {
-            let (sockets, first) = state.withLock { state in
+            // Connections are shut down under the lock: a connection thread removes its socket from the set (under
+            // the lock) before closing it, so no descriptor shut down here can have been closed and reused meanwhile
+            // (shutting down a reused number once broke another client's libcurl wakeup socket in the same process).
+            let first = state.withLock { state in
                 defer { state.stopped = true }
-                return (state.openSockets, !state.stopped)
+                for socket in state.openSockets { Glibc.shutdown(socket, Int32(SHUT_RDWR)) }
+                // Likewise the listener, unless the accept loop already closed it.
+                if !state.stopped, !state.listenerIsClosed { Glibc.shutdown(listener, Int32(SHUT_RDWR)) }
+                return !state.stopped
             }
-            for socket in sockets { Glibc.shutdown(socket, Int32(SHUT_RDWR)) }
             guard first else { return }
-            Glibc.shutdown(listener, Int32(SHUT_RDWR))
             _ = listenerClosed.wait(timeout: .now() + 5)
         }
 
         func acceptLoop() {
             defer {
-                close(listener)
+                state.withLock { state in
+                    state.listenerIsClosed = true
+                    close(listener)
+                }
                 listenerClosed.signal()
             }
             while true {

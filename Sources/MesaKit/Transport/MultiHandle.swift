@@ -27,10 +27,12 @@ final class MultiHandle: @unchecked Sendable {
     }
 
     /// Wakes the loop thread out of `curl_multi_poll`; callable from any thread.
+    ///
+    /// A wakeup that fails (`CURLM_WAKEUP_FAILURE`: libcurl's wakeup socket refused the byte, which a 64-client
+    /// load test on this machine provoked once) is not an error: the command is already in the inbox and the loop
+    /// polls for at most one second, so it only waits that long.
     func wakeup() {
-        let code = curl_multi_wakeup(raw)
-        // Only a bad handle makes this fail, and the handle lives as long as this object.
-        assert(code == CURLM_OK, "curl_multi_wakeup failed: \(code)")
+        _ = curl_multi_wakeup(raw)
     }
 
     deinit {

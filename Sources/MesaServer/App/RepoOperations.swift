@@ -114,6 +114,17 @@ package struct RepoOperations {
         return (try page.map { try changeJSON($0, full: false) }, next)
     }
 
+    /// The entry at `path` below `tree`, or `nil` when nothing is there; a failure to read is an error, not absence.
+    func entryIfPresent(at path: String, in tree: ObjectID) throws(TreeError) -> TreeEntry? {
+        do {
+            return try repository.entry(at: path, in: tree)
+        } catch {
+            // A `catch .notFound` pattern on typed throws crashes Swift 6.3.1: test the case inside.
+            if case .notFound = error { return nil }
+            throw error
+        }
+    }
+
     /// A REST file operation checked and decoded, not yet stored.
     enum PlannedEdit {
         case upsert(path: String, bytes: [UInt8], mode: FileMode)
@@ -129,9 +140,8 @@ package struct RepoOperations {
         return try files.map { file -> PlannedEdit in
             _ = try TreeValidator.components(of: file.path)
             if file.isDelete {
-                let exists = written.contains(file.path)
-                    || (!deleted.contains(file.path) && (try? repository.entry(at: file.path, in: base)) != nil)
-                guard exists else { throw TreeError.notFound(path: file.path) }
+                let inBase = deleted.contains(file.path) ? false : try entryIfPresent(at: file.path, in: base) != nil
+                guard written.contains(file.path) || inBase else { throw TreeError.notFound(path: file.path) }
                 written.remove(file.path)
                 deleted.insert(file.path)
                 return .delete(path: file.path)
@@ -247,7 +257,7 @@ package struct RepoOperations {
             guard let content = resolution.content, let bytes = RouteSupport.base64(content) else {
                 throw APIError.badRequest("resolution of '\(resolution.path)' needs base64 content")
             }
-            let mode = (try? repository.entry(at: resolution.path, in: oldTree).mode) ?? .regular
+            let mode = try entryIfPresent(at: resolution.path, in: oldTree)?.mode ?? .regular
             planned.append(.upsert(path: resolution.path, bytes: bytes, mode: mode.isBlob ? mode : .regular))
             resolved.append(resolution.path)
         }
@@ -318,7 +328,7 @@ package struct RepoOperations {
             if let id = entry.newID, entry.newMode != .directory, entry.newMode != .submodule { blobs.append(id) }
         }
         for directory in directories.sorted() {
-            if let entry = try? repository.entry(at: directory, in: newTree) { trees.append(RecordKey(.tree, object: entry.id)) }
+            if let entry = try entryIfPresent(at: directory, in: newTree) { trees.append(RecordKey(.tree, object: entry.id)) }
         }
         return (trees, blobs)
     }
