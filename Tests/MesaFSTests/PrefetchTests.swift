@@ -86,7 +86,11 @@ import Testing
     }
 
     @Test func aListingWalkFetchesItsSubtreesManifestsOnceAndNoContent() async throws {
-        let harness = try Self.harness { $0.walkDirectoryCount = 5 }
+        // A wide window: a loaded machine may take seconds for the walk's listings.
+        let harness = try Self.harness {
+            $0.walkDirectoryCount = 5
+            $0.walkWindow = .seconds(60)
+        }
         let fetcher = try #require(harness.fetcher)
         try await Self.walk(harness, reading: false)
         // One subtree request, for the manifests only.
@@ -99,13 +103,14 @@ import Testing
     @Test func contentReadElsewhereDoesNotStreamAnEarlierListingWalk() async throws {
         let harness = try Self.harness {
             $0.walkDirectoryCount = 5
-            $0.walkWindow = .seconds(1)
+            $0.walkWindow = .seconds(60)
         }
         let fetcher = try #require(harness.fetcher)
         try await Self.walk(harness, reading: false)
         #expect(await harness.fs.prefetcher.statistics.walksDetected == 1)
-        // Later (past the walk window, so these visits start no walk of their own), a file is read elsewhere.
-        try await Task.sleep(for: .milliseconds(1_300))
+        // Later (past the walk window, so these visits start no walk of their own), a file is read elsewhere. The
+        // prefetcher's clock steps past the window: a sleep would race a loaded machine.
+        harness.fs.prefetcher.clock.advance(by: .seconds(61))
         let small = try await harness.lookup("acme/demo/src/small-1.txt").attributes.inode
         _ = try await harness.read(small)
         _ = try await harness.list(try await harness.lookup("acme/demo/src").attributes.inode)
@@ -116,7 +121,10 @@ import Testing
     }
 
     @Test func aReadingWalkStreamsItsContentOnceWithoutDuplicates() async throws {
-        let harness = try Self.harness { $0.walkDirectoryCount = 5 }
+        let harness = try Self.harness {
+            $0.walkDirectoryCount = 5
+            $0.walkWindow = .seconds(60)
+        }
         let fetcher = try #require(harness.fetcher)
         try await Self.walk(harness, reading: true)
         let statistics = await harness.fs.prefetcher.statistics

@@ -88,9 +88,13 @@ package actor Prefetcher {
     /// The counters.
     package private(set) var statistics = PrefetchStatistics()
 
+    /// The time visits are stamped with.
+    package nonisolated let clock: PrefetchClock
+
     /// Creates a scheduler.
-    package init(configuration: PrefetchConfiguration) {
+    package init(configuration: PrefetchConfiguration, clock: PrefetchClock = PrefetchClock()) {
         self.configuration = configuration
+        self.clock = clock
         walks = WalkDetector(threshold: configuration.walkDirectoryCount, window: configuration.walkWindow)
     }
 
@@ -104,7 +108,7 @@ package actor Prefetcher {
     /// not one per directory.
     package nonisolated func report(_ visit: DirectoryVisit) {
         pending.add(1, ordering: .relaxed)
-        let now = ContinuousClock.now
+        let now = clock.now
         let startDrain = inbox.withLock { inbox in
             inbox.visits.append((visit, now))
             defer { inbox.draining = true }
@@ -131,7 +135,7 @@ package actor Prefetcher {
     }
 
     /// Handles a directory read: starts the requests it calls for.
-    package func directoryRead(_ visit: DirectoryVisit, at now: ContinuousClock.Instant = .now) {
+    package func directoryRead(_ visit: DirectoryVisit, at now: ContinuousClock.Instant) {
         guard configuration.enabled, let directory = visit.chain.last else { return }
         if visit.source.statistics().cachePressure > configuration.cachePressureLimit {
             statistics.skippedForPressure += 1
