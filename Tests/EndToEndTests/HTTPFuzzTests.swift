@@ -24,7 +24,9 @@ import Testing
     /// The campaign stops early, whatever its count, after this long.
     static let budget: Double = 60
 
-    @Test func aRandomizedCampaignOfHostileRequestsIsRefusedCleanly() throws {
+    /// The campaign's sockets block; between requests it yields, and it waits for the probe and for collection
+    /// asleep, so the cooperative pool (2 threads here) stays free for the suites running beside it.
+    @Test func aRandomizedCampaignOfHostileRequestsIsRefusedCleanly() async throws {
         let environment = ProcessInfo.processInfo.environment
         let seed = environment["MESA_FUZZ_SEED"].flatMap(Self.parseSeed) ?? Self.defaultSeed
         let count = environment["MESA_FUZZ_REQUESTS"].flatMap { Int($0) } ?? 3_000
@@ -75,6 +77,7 @@ import Testing
         let start = Date()
         var previous: FuzzRequest?
         for index in 0..<count {
+            await Task.yield()
             guard Date().timeIntervalSince(start) < Self.budget else { break }
             let request = generator.request(index)
             defer { previous = request }
@@ -169,7 +172,7 @@ import Testing
         }
         #expect(sent >= min(count, 1_000), "only \(sent) requests in \(Self.budget) s")
 
-        let timeout = probe.wait()
+        let timeout = await probe.wait()
         print("http fuzz: a half-sent head was closed after \(timeout.map { String(format: "%.1f s", $0) } ?? "never")")
         if let timeout {
             #expect(timeout <= 35, "a half-sent head was closed only after \(timeout) s")
@@ -186,7 +189,7 @@ import Testing
             "the store holds \(after.records) records, not \(baseline.records) + \(cutStreams) staged by cut pushes")
         let collecting = try ServerProcess(
             extraArguments: ["--gc-grace", "0", "--gc-interval", "1"], directory: server.directory)
-        Thread.sleep(forTimeInterval: 3)
+        try await Task.sleep(for: .seconds(3))
         collecting.stop()
         let collected = try Self.liveContent(of: server.directory)
         #expect(collected.records == baseline.records && collected.bytes == baseline.bytes, "after collection: \(collected)")
@@ -440,7 +443,7 @@ private final class HeadTimeoutProbe: Sendable {
     static let limit: Double = 40
     private let port: Int
     private let result = Mutex<Double?>(nil)
-    private let done = DispatchSemaphore(value: 0)
+    private let finished = Mutex(false)
 
     init(port: Int) { self.port = port }
 
@@ -459,13 +462,14 @@ private final class HeadTimeoutProbe: Sendable {
             case .closed, .response, .malformed: result.withLock { $0 = elapsed }
             case .timedOut, .abandoned, nil: break
             }
-            done.signal()
+            finished.withLock { $0 = true }
         }
     }
 
-    /// Seconds until the server closed the connection, or `nil` when it did not within ``limit``.
-    func wait() -> Double? {
-        done.wait()
+    /// Seconds until the server closed the connection, or `nil` when it did not within ``limit`` (waits asleep,
+    /// not blocking a thread of the cooperative pool).
+    func wait() async -> Double? {
+        while !finished.withLock({ $0 }) { try? await Task.sleep(for: .milliseconds(100)) }
         return result.withLock { $0 }
     }
 }
