@@ -20,7 +20,7 @@ extension SyncError {
         case .store(let store): self.init(store)
         case .objectNotFound(let id): self = .objectNotFound(RecordKey(.tree, object: id))
         case .corruptObject(let id, let reason): self = .corruptObject(RecordKey(.tree, object: id), reason: reason)
-        case .git, .notFound, .wrongObjectKind, .invalid, .changeNotFound, .staleChange,
+        case .git, .notFound, .wrongObjectKind, .invalid, .changeNotFound, .staleChange, .catalog,
             .bookmarkNotFound, .staleBookmark, .io, .invalidArgument:
             self = .tree(error)
         }

@@ -31,6 +31,8 @@ package enum TreeError: Error, Sendable, Equatable, CustomStringConvertible {
     case io(operation: String, path: String, errno: Errno)
     /// The input is unusable.
     case invalidArgument(String)
+    /// The change catalog's storage failed (a database error, busy or I/O): not the caller's fault, worth a retry.
+    case catalog(String)
 
     /// A message that says what failed, with its context.
     package var description: String {
@@ -51,6 +53,7 @@ package enum TreeError: Error, Sendable, Equatable, CustomStringConvertible {
                 + "not at \(expected?.description ?? "nothing") as expected"
         case .io(let operation, let path, let errno): "\(operation) \(path): \(errno)"
         case .invalidArgument(let message): message
+        case .catalog(let message): "the change catalog failed: \(message)"
         }
     }
 }

@@ -25,7 +25,7 @@ extension APIError {
                 details: ["rule": .string(failure.rule.rawValue), "path": .string(failure.location)])
         case .invalidArgument(let message): self = .badRequest(message)
         case .wrongObjectKind(let id, let expected): self = .badRequest("object \(id) is not a \(expected)")
-        case .store, .git, .corruptObject, .io: self = .internalError("\(error)")
+        case .store, .git, .corruptObject, .io, .catalog: self = .internalError("\(error)")
         }
     }
 

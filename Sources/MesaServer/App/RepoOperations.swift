@@ -354,6 +354,8 @@ package struct RepoOperations {
         newCommit: ObjectID, over oldTree: ObjectID?
     ) throws {
         let references = try addedRecords(by: newCommit, over: oldTree)
+        // Durable before visible: the records reach the disk before the catalog names them (group commit).
+        try services.store.sync()
         let conflicts = try catalog.apply(changes: changes, bookmarks: bookmarks, references: references)
         switch conflicts.first {
         case nil: return

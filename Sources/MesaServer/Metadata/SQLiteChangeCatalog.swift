@@ -23,7 +23,7 @@ package final class SQLiteChangeCatalog: RepoCatalog {
         do {
             return try database.read(body)
         } catch {
-            throw .invalidArgument("metadata database: \(error)")
+            throw .catalog("\(error)")
         }
     }
 
@@ -33,7 +33,7 @@ package final class SQLiteChangeCatalog: RepoCatalog {
         } catch let error as TreeError {
             throw error
         } catch {
-            throw .invalidArgument("metadata database: \(error)")
+            throw .catalog("\(error)")
         }
     }
 

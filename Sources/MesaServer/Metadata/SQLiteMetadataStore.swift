@@ -18,6 +18,9 @@ package final class SQLiteMetadataStore: MetadataStore {
             var configuration = Configuration()
             configuration.busyMode = .timeout(10)
             configuration.readonly = readOnly
+            // A committed transaction is on disk before the server answers (WAL's NORMAL could lose the last ones
+            // to a power cut): acknowledged changes and bookmarks must survive one.
+            configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             database = try DatabasePool(path: path, configuration: configuration)
             if !readOnly { try Self.migrator.migrate(database) }
         } catch {

@@ -409,7 +409,10 @@ struct SyncOperations {
             throw APIError.conflict(
                 "record \(gone), which this push relies on, was reclaimed; push again", code: "RECORDS_RECLAIMED")
         }
-        return try operations.catalog.apply(changes: changes, bookmarks: bookmarks, references: try promotable(state))
+        let references = try promotable(state)
+        // Durable before visible: what the push stored reaches the disk before the catalog names it (group commit).
+        try services.store.sync()
+        return try operations.catalog.apply(changes: changes, bookmarks: bookmarks, references: references)
     }
 
     /// What a client needs to merge a stale change: the current commit and the trees along the paths that differ
