@@ -154,8 +154,15 @@ extension ContentStore {
             var hasher = Insecure.SHA1()
             hasher.update(data: Array("blob \(manifest.size)\0".utf8))
             for chunk in manifest.chunks {
-                guard let content = try? get(RecordKey(chunk: chunk.id)) else {
-                    return "references missing or corrupt chunk \(chunk.id)"
+                let content: [UInt8]
+                do {
+                    content = try get(RecordKey(chunk: chunk.id))
+                } catch {
+                    // A missing or corrupt chunk makes the manifest wrong; any other failure is the store's.
+                    switch error {
+                    case .notFound, .corruptRecord: return "references missing or corrupt chunk \(chunk.id)"
+                    case .badFormat, .locked, .io, .compression, .invalidArgument, .closed: throw error
+                    }
                 }
                 // Reads map offsets through the listed lengths: a length that is not the chunk's own would serve
                 // other bytes at an offset even though the whole content hashes right.

@@ -49,7 +49,8 @@ extension RepoOperations {
         var conflictedEntries: [ConflictedDiffEntry] = []
         if conflicts != "exclude" {
             for path in conflicted.sorted() {
-                let bytes = (try? repository.readBlob(try repository.entry(at: path, in: headTree).id)) ?? []
+                // A conflicted path the head no longer has shows as empty; a failure to read it is an error.
+                let bytes = try entryIfPresent(at: path, in: headTree).map { try repository.readBlob($0.id) } ?? []
                 conflictedEntries.append(
                     ConflictedDiffEntry(path: path, hunks: Self.conflictHunks(path: path, bytes), sizeBytes: Int64(bytes.count)))
             }

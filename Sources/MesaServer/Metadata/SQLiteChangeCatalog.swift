@@ -171,7 +171,7 @@ package final class SQLiteChangeCatalog: RepoCatalog {
                     arguments: [repoID, id.description])
             else { return nil }
             let conflicts: String? = row["conflicts"]
-            let paths = conflicts.flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) } ?? []
+            let paths = try conflicts.map { try JSONDecoder().decode([String].self, from: Data($0.utf8)) } ?? []
             return (row["created_at"], row["updated_at"], paths)
         }
     }
@@ -187,8 +187,8 @@ package final class SQLiteChangeCatalog: RepoCatalog {
 
     /// Records the conflicted paths of a change's current commit (empty when clean).
     package func setConflicts(_ paths: [String], of id: ChangeID) throws(TreeError) {
-        let text = paths.isEmpty ? nil : String(decoding: (try? JSONEncoder().encode(paths)) ?? Data(), as: UTF8.self)
         try write { db in
+            let text = paths.isEmpty ? nil : String(decoding: try JSONEncoder().encode(paths), as: UTF8.self)
             try db.execute(
                 sql: "UPDATE changes SET conflicts = ? WHERE repo_id = ? AND change_id = ?",
                 arguments: [text, repoID, id.description])

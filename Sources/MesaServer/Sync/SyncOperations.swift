@@ -423,7 +423,15 @@ struct SyncOperations {
             guard case .change(_, let expected, let current?) = conflict else { continue }
             keys.append(RecordKey(.commit, object: current))
             let currentTree = try repository.commit(current).tree
-            let expectedTree = expected.flatMap { try? repository.commit($0).tree }
+            // The commit the client expected may be one this server never had: then the whole tree is material.
+            var expectedTree: ObjectID?
+            if let expected {
+                do throws(TreeError) {
+                    expectedTree = try repository.commit(expected).tree
+                } catch {
+                    guard case .objectNotFound = error else { throw error }
+                }
+            }
             keys += try operations.changes(from: expectedTree, to: currentTree).trees
         }
         return keys
