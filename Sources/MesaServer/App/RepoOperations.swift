@@ -225,7 +225,12 @@ package struct RepoOperations {
         }
         // A new repo's default bookmark resolves to the virtual root until the first write, which creates it.
         if base.isRoot, try catalog.bookmark(named: repo.defaultBookmark) == nil {
-            try? catalog.putBookmark(MesaTree.Bookmark(name: repo.defaultBookmark, change: id), expected: .absent)
+            do throws(TreeError) {
+                try catalog.putBookmark(MesaTree.Bookmark(name: repo.defaultBookmark, change: id), expected: .absent)
+            } catch {
+                // Another first write created it meanwhile: theirs stands. Any other failure is an error.
+                guard case .staleBookmark = error else { throw error }
+            }
         }
         return try changeJSON(id, full: true)
     }
