@@ -108,6 +108,7 @@ let package = Package(
                 "MesaCore", "MesaStore", "MesaTree", "MesaWire", "MesaServer", "MesaKit", "MesaSync", "MesaFS",
                 "MesaFuse",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
