@@ -1,50 +1,22 @@
+import MesaCore
 import Synchronization
-package import MesaCore
-
-/// A change to the filesystem requested by the kernel. Every one is refused with ``FSError/readOnly`` until the
-/// write path lands (#6: overlay, journal, upload); the cases carry what that path will need.
-package enum Modification: Sendable {
-    /// `setattr`: mode, owner, size, times.
-    case setAttributes(InodeNumber)
-    /// `create` and `mknod`: a new file.
-    case createFile(parent: InodeNumber, name: FileName)
-    /// `mkdir`.
-    case makeDirectory(parent: InodeNumber, name: FileName)
-    /// `symlink`.
-    case makeSymlink(parent: InodeNumber, name: FileName, target: [UInt8])
-    /// `link`: a hard link.
-    case link(InodeNumber, parent: InodeNumber, name: FileName)
-    /// `unlink`.
-    case unlink(parent: InodeNumber, name: FileName)
-    /// `rmdir`.
-    case removeDirectory(parent: InodeNumber, name: FileName)
-    /// `rename`.
-    case rename(parent: InodeNumber, name: FileName, newParent: InodeNumber, newName: FileName)
-    /// `write` on a handle, or on the inode of a file opened without one (``FileHandleID/inodeReads``).
-    case write(InodeNumber, handle: FileHandleID)
-}
 
 extension MesaFS {
-    /// Applies a modification. For now every one fails with ``FSError/readOnly`` (EROFS), after checking that the
-    /// inodes it names exist (``FSError/unknownInode(_:)``); no lookup count changes.
-    package func modify(_ modification: Modification) throws(FSError) {
-        switch modification {
-        case .setAttributes(let inode), .createFile(let inode, _), .makeDirectory(let inode, _),
-            .makeSymlink(let inode, _, _), .unlink(let inode, _), .removeDirectory(let inode, _):
-            _ = try record(inode)
-        case .link(let inode, let parent, _):
-            _ = try record(inode)
-            _ = try record(parent)
-        case .rename(let parent, _, let newParent, _):
-            _ = try record(parent)
-            _ = try record(newParent)
-        case .write(let inode, let handle):
-            if handle == .inodeReads {
-                _ = try record(inode)
-            } else if state.withLock({ $0.handles[handle] }) == nil {
-                throw .unknownHandle(handle)
-            }
+    /// Applies a modification and answers what its reply needs (``ModificationResult``).
+    ///
+    /// Until the overlay and journal land (issue 9) every modification is refused with ``FSError/readOnly``
+    /// (EROFS), after checking what it names: ``FSError/unknownInode(_:)`` for an inode the mount does not know,
+    /// ``FSError/unknownHandle(_:)`` for a handle that is not open, ``FSError/nameTooLong`` for a name over 255
+    /// bytes. Nothing changes, lookup counts included. It is async because the write path will copy clean content
+    /// into the overlay (a fetch) before the first write to it.
+    package func modify(_ modification: Modification) async throws(FSError) -> ModificationResult {
+        for inode in modification.inodes { _ = try record(inode) }
+        if let handle = modification.handle, handle != .inodeReads,
+            state.withLock({ $0.handles[handle] }) == nil
+        {
+            throw .unknownHandle(handle)
         }
+        for name in modification.names where name.bytes.count > 255 { throw .nameTooLong }
         throw .readOnly
     }
 }

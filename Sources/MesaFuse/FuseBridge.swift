@@ -271,12 +271,18 @@ final class FuseBridge: Sendable {
                 fail(reply, error, context)
             }
         case .modify(let modification, _):
-            let reply = FuseReply(adopting: handle)
-            do throws(FSError) {
-                try fs.modify(modification)
-                reply.success()
-            } catch {
-                fail(reply, error, context)
+            spawn(handle, context) { (reply: consuming FuseReply) in
+                do throws(FSError) {
+                    switch try await fs.modify(modification) {
+                    case .attributes(let entry): reply.attributes(entry)
+                    case .entry(let entry): reply.entry(entry)
+                    case .created(let entry, let opened): reply.created(entry, opened)
+                    case .written(let count): reply.written(count)
+                    case .done: reply.success()
+                    }
+                } catch {
+                    self.fail(reply, error, context)
+                }
             }
         }
     }

@@ -35,4 +35,30 @@ enum FuseConversions {
         parameter.entry_timeout = entry.timeout
         return parameter
     }
+
+    /// The changes a `setattr` asks for: the fields of `attributes` that `toSet` names (`FUSE_SET_ATTR_*`).
+    static func attributeChanges(_ attributes: Glibc.stat?, toSet: Int32) -> AttributeChanges {
+        guard let attributes else { return AttributeChanges() }
+        var changes = AttributeChanges()
+        if toSet & FUSE_SET_ATTR_MODE != 0 { changes.mode = attributes.st_mode & 0o7777 }
+        if toSet & FUSE_SET_ATTR_UID != 0 { changes.uid = attributes.st_uid }
+        if toSet & FUSE_SET_ATTR_GID != 0 { changes.gid = attributes.st_gid }
+        if toSet & FUSE_SET_ATTR_SIZE != 0 { changes.size = Int64(attributes.st_size) }
+        if toSet & FUSE_SET_ATTR_ATIME_NOW != 0 {
+            changes.accessTime = .now
+        } else if toSet & FUSE_SET_ATTR_ATIME != 0 {
+            changes.accessTime = .at(timestamp(attributes.st_atim))
+        }
+        if toSet & FUSE_SET_ATTR_MTIME_NOW != 0 {
+            changes.modificationTime = .now
+        } else if toSet & FUSE_SET_ATTR_MTIME != 0 {
+            changes.modificationTime = .at(timestamp(attributes.st_mtim))
+        }
+        return changes
+    }
+
+    /// A `timespec` as a timestamp (nanoseconds clamped into one second).
+    static func timestamp(_ time: timespec) -> Timestamp {
+        Timestamp(seconds: Int64(time.tv_sec), nanoseconds: UInt32(clamping: min(max(time.tv_nsec, 0), 999_999_999)))
+    }
 }

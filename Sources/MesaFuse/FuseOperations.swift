@@ -48,9 +48,12 @@ enum FuseOperations {
 
     static let setattr: @convention(c) (
         fuse_req_t?, fuse_ino_t, UnsafeMutablePointer<stat>?, Int32, UnsafeMutablePointer<fuse_file_info>?
-    ) -> Void = { request, inode, _, _, _ in
+    ) -> Void = { request, inode, attributes, toSet, info in
         guard let request, let bridge = FuseBridge.of(request) else { return }
-        bridge.dispatch(FuseRequestHandle(request), .modify(.setAttributes(InodeNumber(inode)), name: "setattr"))
+        let changes = FuseConversions.attributeChanges(attributes?.pointee, toSet: toSet)
+        let handle = info.map { FileHandleID($0.pointee.fh) }
+        let modification = Modification.setAttributes(InodeNumber(inode), changes, handle: handle)
+        bridge.dispatch(FuseRequestHandle(request), .modify(modification, name: "setattr"))
     }
 
     static let readlink: @convention(c) (fuse_req_t?, fuse_ino_t) -> Void = { request, inode in
@@ -59,16 +62,18 @@ enum FuseOperations {
     }
 
     static let mknod: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, mode_t, dev_t) -> Void = {
-        request, parent, name, _, _ in
+        request, parent, name, mode, device in
         guard let request, let bridge = FuseBridge.of(request) else { return }
-        let modification = Modification.createFile(parent: InodeNumber(parent), name: FuseBridge.name(name))
+        let modification = Modification.makeNode(
+            parent: InodeNumber(parent), name: FuseBridge.name(name), mode: mode, device: UInt64(device))
         bridge.dispatch(FuseRequestHandle(request), .modify(modification, name: "mknod"))
     }
 
     static let mkdir: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, mode_t) -> Void = {
-        request, parent, name, _ in
+        request, parent, name, mode in
         guard let request, let bridge = FuseBridge.of(request) else { return }
-        let modification = Modification.makeDirectory(parent: InodeNumber(parent), name: FuseBridge.name(name))
+        let modification = Modification.makeDirectory(
+            parent: InodeNumber(parent), name: FuseBridge.name(name), mode: mode)
         bridge.dispatch(FuseRequestHandle(request), .modify(modification, name: "mkdir"))
     }
 
@@ -97,11 +102,11 @@ enum FuseOperations {
 
     static let rename: @convention(c) (
         fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, fuse_ino_t, UnsafePointer<CChar>?, UInt32
-    ) -> Void = { request, parent, name, newParent, newName, _ in
+    ) -> Void = { request, parent, name, newParent, newName, flags in
         guard let request, let bridge = FuseBridge.of(request) else { return }
         let modification = Modification.rename(
             parent: InodeNumber(parent), name: FuseBridge.name(name), newParent: InodeNumber(newParent),
-            newName: FuseBridge.name(newName))
+            newName: FuseBridge.name(newName), flags: RenameFlags(rawValue: flags))
         bridge.dispatch(FuseRequestHandle(request), .modify(modification, name: "rename"))
     }
 
@@ -129,10 +134,23 @@ enum FuseOperations {
 
     static let write: @convention(c) (
         fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, Int, off_t, UnsafeMutablePointer<fuse_file_info>?
-    ) -> Void = { request, inode, _, _, _, info in
+    ) -> Void = { request, inode, buffer, size, offset, info in
         guard let request, let bridge = FuseBridge.of(request) else { return }
-        let modification = Modification.write(InodeNumber(inode), handle: FileHandleID(info?.pointee.fh ?? 0))
+        // SAFETY: libfuse passes `size` bytes valid until the callback returns; they are copied here.
+        let bytes = Array(UnsafeRawBufferPointer(start: buffer, count: buffer == nil ? 0 : size))
+        let modification = Modification.write(
+            InodeNumber(inode), handle: FileHandleID(info?.pointee.fh ?? 0), offset: Int64(offset), bytes: bytes)
         bridge.dispatch(FuseRequestHandle(request), .modify(modification, name: "write"))
+    }
+
+    static let fallocate: @convention(c) (
+        fuse_req_t?, fuse_ino_t, Int32, off_t, off_t, UnsafeMutablePointer<fuse_file_info>?
+    ) -> Void = { request, inode, mode, offset, length, info in
+        guard let request, let bridge = FuseBridge.of(request) else { return }
+        let modification = Modification.allocate(
+            InodeNumber(inode), handle: FileHandleID(info?.pointee.fh ?? 0), mode: mode, offset: Int64(offset),
+            length: Int64(length))
+        bridge.dispatch(FuseRequestHandle(request), .modify(modification, name: "fallocate"))
     }
 
     static let flush: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafeMutablePointer<fuse_file_info>?) -> Void = {
@@ -222,9 +240,11 @@ enum FuseOperations {
 
     static let create: @convention(c) (
         fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, mode_t, UnsafeMutablePointer<fuse_file_info>?
-    ) -> Void = { request, parent, name, _, _ in
+    ) -> Void = { request, parent, name, mode, info in
         guard let request, let bridge = FuseBridge.of(request) else { return }
-        let modification = Modification.createFile(parent: InodeNumber(parent), name: FuseBridge.name(name))
+        let modification = Modification.createFile(
+            parent: InodeNumber(parent), name: FuseBridge.name(name), mode: mode,
+            flags: OpenFlags(rawValue: info?.pointee.flags ?? 0))
         bridge.dispatch(FuseRequestHandle(request), .modify(modification, name: "create"))
     }
 
@@ -269,6 +289,7 @@ enum FuseOperations {
         operations.listxattr = listxattr
         operations.removexattr = removexattr
         operations.create = create
+        operations.fallocate = fallocate
         return operations
     }
 }

@@ -102,6 +102,24 @@ struct FuseReply: ~Copyable {
         _ = fuse_reply_open(request, &info)
     }
 
+    /// Replies to `create` (`fuse_reply_create`): the new entry and its open handle.
+    consuming func created(_ entry: EntryAttributes, _ opened: OpenedHandle) {
+        let request = self.request
+        discard self
+        var parameter = FuseConversions.entryParameter(entry)
+        var info = fuse_file_info()
+        info.fh = opened.handle.rawValue
+        if opened.keepCache { info.keep_cache = 1 }
+        _ = fuse_reply_create(request, &parameter, &info)
+    }
+
+    /// Replies to `write` (`fuse_reply_write`): the number of bytes written.
+    consuming func written(_ count: Int) {
+        let request = self.request
+        discard self
+        _ = fuse_reply_write(request, count)
+    }
+
     /// Replies with bytes held in slices, one `iovec` each (`fuse_reply_iov`), without joining them.
     consuming func data(_ data: ByteSlices) {
         let request = self.request

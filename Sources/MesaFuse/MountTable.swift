@@ -16,6 +16,8 @@ package enum MountTable {
         package var mountPoint: String
         /// The filesystem type (`fuse.mesa`).
         package var type: String
+        /// The per-mount options (`rw` or `ro`, `nosuid`, `noatime`, ...).
+        package var options: [String]
     }
 
     /// Every mount of the calling process's namespace.
@@ -36,7 +38,9 @@ package enum MountTable {
         }
         let device = fields[2].split(separator: ":")
         guard device.count == 2, let major = UInt32(device[0]), let minor = UInt32(device[1]) else { return nil }
-        return Mount(major: major, minor: minor, mountPoint: unescape(fields[4]), type: String(fields[separator + 1]))
+        return Mount(
+            major: major, minor: minor, mountPoint: unescape(fields[4]), type: String(fields[separator + 1]),
+            options: fields[5].split(separator: ",").map(String.init))
     }
 
     /// Undoes the octal escapes of mountinfo (`\040` for a space).

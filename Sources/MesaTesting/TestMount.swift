@@ -88,11 +88,14 @@ private let mountCounter = Atomic<Int>(0)
 ///   - backing: local, or remote through a counting fetcher.
 ///   - prefetch: prefetch settings (disabled by default, so fetch counts are exact).
 ///   - sourceConfiguration: memory and tree-fetch settings of the source.
+///   - readOnly: mount `ro`, as `mesa mount` does while MesaFS has no write path; `false` mounts read-write so that
+///     MesaFS, not the kernel, answers modifications.
 package func withTestMount<Result: Sendable>(
     _ tree: FixtureTree,
     backing: TestMountBacking = .local,
     prefetch: PrefetchConfiguration = .disabled,
     sourceConfiguration: SourceConfiguration = .default,
+    readOnly: Bool = true,
     _ body: (TestMount) async throws -> Result
 ) async throws -> Result {
     FuseTestEnvironment.staleMountsSwept
@@ -124,7 +127,7 @@ package func withTestMount<Result: Sendable>(
     var logger = Logger(label: "mesa.fuse.test")
     logger.logLevel = ProcessInfo.processInfo.environment["MESA_TEST_LOG"] == "1" ? .trace : .error
     var fuseConfiguration = FuseConfiguration()
-    fuseConfiguration.readOnly = true  // as `mesa mount` does while MesaFS has no write path
+    fuseConfiguration.readOnly = readOnly
     fuseConfiguration.debug = ProcessInfo.processInfo.environment["MESA_FUSE_DEBUG"] == "1"
     let session = try await FuseSession.mount(fs, at: mountPoint, configuration: fuseConfiguration, logger: logger)
     do {

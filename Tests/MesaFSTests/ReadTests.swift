@@ -59,21 +59,40 @@ import Testing
         let file = try await harness.lookup("acme/demo/small.txt").attributes.inode
         let name = FileName("new")
         let modifications: [Modification] = [
-            .setAttributes(file), .createFile(parent: root, name: name), .makeDirectory(parent: root, name: name),
+            .setAttributes(file, AttributeChanges(size: 0), handle: nil),
+            .createFile(parent: root, name: name, mode: 0o644, flags: OpenFlags(rawValue: O_WRONLY | O_CREAT)),
+            .makeNode(parent: root, name: name, mode: S_IFREG | 0o644, device: 0),
+            .makeDirectory(parent: root, name: name, mode: 0o755),
             .makeSymlink(parent: root, name: name, target: [0x61]), .link(file, parent: root, name: name),
             .unlink(parent: root, name: FileName("small.txt")), .removeDirectory(parent: root, name: name),
-            .rename(parent: root, name: FileName("small.txt"), newParent: root, newName: name),
-            .write(file, handle: .inodeReads),
+            .rename(parent: root, name: FileName("small.txt"), newParent: root, newName: name, flags: []),
+            .write(file, handle: .inodeReads, offset: 0, bytes: [1]),
+            .allocate(file, handle: .inodeReads, mode: 0, offset: 0, length: 10),
         ]
         for modification in modifications {
-            #expect(throws: FSError.readOnly) { try harness.fs.modify(modification) }
+            await #expect(throws: FSError.readOnly) { try await harness.fs.modify(modification) }
         }
+        let statistics = harness.fs.statistics()
+        #expect(statistics.openHandles == 0)
+        // What a modification names is checked before it is refused.
         let unknown = InodeNumber(999)
-        #expect(throws: FSError.unknownInode(unknown)) { try harness.fs.modify(.setAttributes(unknown)) }
-        #expect(throws: FSError.unknownInode(unknown)) { try harness.fs.modify(.write(unknown, handle: .inodeReads)) }
-        #expect(throws: FSError.unknownHandle(FileHandleID(7))) {
-            try harness.fs.modify(.write(file, handle: FileHandleID(7)))
+        await #expect(throws: FSError.unknownInode(unknown)) {
+            try await harness.fs.modify(.setAttributes(unknown, AttributeChanges(mode: 0o600), handle: nil))
         }
+        await #expect(throws: FSError.unknownInode(unknown)) {
+            try await harness.fs.modify(.write(unknown, handle: .inodeReads, offset: 0, bytes: [1]))
+        }
+        await #expect(throws: FSError.unknownInode(unknown)) {
+            try await harness.fs.modify(.link(file, parent: unknown, name: name))
+        }
+        await #expect(throws: FSError.unknownHandle(FileHandleID(7))) {
+            try await harness.fs.modify(.write(file, handle: FileHandleID(7), offset: 0, bytes: [1]))
+        }
+        let long = FileName(bytes: Array(repeating: 0x61, count: 256))
+        await #expect(throws: FSError.nameTooLong) {
+            try await harness.fs.modify(.rename(parent: root, name: name, newParent: root, newName: long, flags: []))
+        }
+        #expect(harness.fs.lookupCount(of: file) == 1)
     }
 
     @Test func extendedAttributesAndStatfs() async throws {

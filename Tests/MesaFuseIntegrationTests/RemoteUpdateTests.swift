@@ -58,14 +58,19 @@ struct RemoteUpdateTests {
 
 @Suite(.tags(.fuse), .enabled(if: FuseTestEnvironment.isAvailable), .serialized, .timeLimit(.minutes(2)))
 struct KernelErrnoTests {
+    /// On a read-write mount the kernel passes every modification to MesaFS, so EROFS here is MesaFS's answer (on an
+    /// `ro` mount the kernel would answer it without asking, and the test could not fail because of MesaFS).
     @Test func writesFailWithReadOnlyFileSystem() async throws {
-        try await withTestMount(Fixtures.tree) { mount in
+        try await withTestMount(Fixtures.tree, readOnly: false) { mount in
+            let options = try #require(MountTable.mount(at: mount.path)).options
+            #expect(options.contains("rw") && !options.contains("ro"), "\(options)")
             let root = mount.repositoryPath
             for command in [
                 ["touch", root + "/README.md"], ["touch", root + "/new-file"], ["mkdir", root + "/new-dir"],
                 ["rm", root + "/README.md"], ["mv", root + "/README.md", root + "/moved.md"],
                 ["ln", "-s", "x", root + "/new-link"], ["sh", "-c", "echo x >> '\(root)/README.md'"],
-                ["chmod", "600", root + "/README.md"],
+                ["chmod", "600", root + "/README.md"], ["truncate", "-s", "0", root + "/README.md"],
+                ["ln", root + "/README.md", root + "/hard-link"], ["mkfifo", root + "/fifo"],
             ] {
                 let result = try await mount.run(command)
                 #expect(result.status != 0, "\(command)")
@@ -74,6 +79,7 @@ struct KernelErrnoTests {
             let missing = try await mount.run("cat", root + "/does-not-exist")
             #expect(missing.error.contains("No such file or directory"))
             #expect(try await mount.run("cat", root + "/README.md").output.hasPrefix("# Demo"))
+            #expect(try await mount.run("ls", root + "/new-file").status != 0)
         }
     }
 }
