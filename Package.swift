@@ -126,7 +126,11 @@ let package = Package(
         ),
         .target(
             name: "MesaFS",
-            dependencies: ["MesaCore", "MesaSync", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: [
+                "MesaCore", "MesaSync", "MesaStore", "MesaTree",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: strictSettings
         ),
         .target(

@@ -29,6 +29,14 @@ extension FSError {
                 .invalidArgument:
                 .ioError
             }
+        case .exists: .fileExists
+        case .notEmpty: .directoryNotEmpty
+        case .crossRepository: .improperLink
+        case .notPermitted: .notPermitted
+        case .illegalName: .illegalByteSequence
+        case .notSupported: .notSupported
+        case .journal: .ioError
+        case .overlay(let errno, _): errno
         }
     }
 
@@ -36,9 +44,11 @@ extension FSError {
     package var isExpected: Bool {
         switch self {
         case .notFound, .notADirectory, .isADirectory, .notASymlink, .readOnly, .noAttribute,
-            .attributesNotSupported, .nameTooLong, .interrupted:
+            .attributesNotSupported, .nameTooLong, .interrupted, .exists, .notEmpty, .crossRepository, .notPermitted,
+            .illegalName, .notSupported:
             true
-        case .notImplemented, .unknownInode, .unknownHandle, .invalidArgument, .unknownRepository, .source:
+        case .notImplemented, .unknownInode, .unknownHandle, .invalidArgument, .unknownRepository, .source, .journal,
+            .overlay:
             false
         }
     }

@@ -1,3 +1,4 @@
+package import SystemPackage
 package import MesaSync
 
 /// Every failure of MesaFS. Each case has one errno, chosen in `FSError+Errno.swift` and nowhere else.
@@ -32,6 +33,23 @@ package enum FSError: Error, Sendable, Equatable, CustomStringConvertible {
     case interrupted
     /// The object source failed: content that a tree references could not be read or fetched.
     case source(SyncError)
+    /// The name exists already (`O_EXCL`, `mkdir`, `RENAME_NOREPLACE`, `symlink`).
+    case exists
+    /// `rmdir` or a rename onto a directory that has entries.
+    case notEmpty
+    /// A rename between two repositories (each is its own version history).
+    case crossRepository
+    /// An operation Mesa does not allow: hard links, device nodes and fifos, giving a file to another owner,
+    /// changing the mount root, organizations or the repository directories themselves.
+    case notPermitted(String)
+    /// A name that a repository cannot store (`.git`, a name git would refuse); `String` says why.
+    case illegalName(String)
+    /// A mode of an operation that is not supported (`fallocate` other than mode 0).
+    case notSupported(String)
+    /// The journal (SQLite) failed: the operation did not happen.
+    case journal(String)
+    /// An overlay file failed (disk full, I/O): the operation did not happen; `errno` is the system's answer.
+    case overlay(Errno, String)
 
     /// A message for the log.
     package var description: String {
@@ -51,6 +69,14 @@ package enum FSError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unknownRepository(let path): "no repository \(path) in this mount"
         case .interrupted: "interrupted"
         case .source(let error): "object source: \(error)"
+        case .exists: "the name exists"
+        case .notEmpty: "the directory is not empty"
+        case .crossRepository: "a rename between repositories"
+        case .notPermitted(let message): message
+        case .illegalName(let message): message
+        case .notSupported(let message): message
+        case .journal(let message): message
+        case .overlay(_, let message): message
         }
     }
 }

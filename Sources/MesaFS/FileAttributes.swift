@@ -41,6 +41,10 @@ package struct FileAttributes: Sendable, Hashable {
     package var modificationTime: Int64
     /// The preferred I/O size.
     package var blockSize: UInt32
+    /// Nanoseconds of the modification time (local nodes; clean content shows whole seconds).
+    package var modificationNanoseconds: UInt32 = 0
+    /// The access time, when it differs from the modification time (local nodes).
+    package var accessTime: Timestamp?
 
     /// `st_mode`: type bits and permissions.
     package var mode: UInt32 { kind.typeBits | permissions }
@@ -71,8 +75,12 @@ package struct FilesystemStatistics: Sendable, Hashable {
     package var blocks: UInt64 = 0
     /// Free blocks (0: read-only).
     package var freeBlocks: UInt64 = 0
-    /// Inodes known to the session.
+    /// Blocks available to unprivileged users.
+    package var availableBlocks: UInt64 = 0
+    /// Inodes known to the session, or the state directory's inode count (writable mounts).
     package var files: UInt64 = 0
+    /// Free inodes.
+    package var freeFiles: UInt64 = 0
     /// Longest name.
     package var maximumNameLength: UInt32 = 255
 }

@@ -44,4 +44,11 @@ package struct RepositoryPath: Hashable, Sendable, CustomStringConvertible {
     }
 
     package var description: String { "\(organization)/\(name)" }
+
+    /// Parses `org/repo` (the text form, ``description``).
+    package init?(parsing text: String) {
+        guard let slash = text.firstIndex(of: "/"), slash != text.startIndex, text.index(after: slash) != text.endIndex
+        else { return nil }
+        self.init(organization: String(text[..<slash]), name: String(text[text.index(after: slash)...]))
+    }
 }

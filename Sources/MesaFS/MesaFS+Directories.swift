@@ -211,8 +211,11 @@ extension MesaFS {
             var size: Int64 = 4096
             if case .clean(let kind, let id) = item.content, kind.isBlob {
                 size = sizes[id] ?? 0
+            } else if case .local(let id, let kind) = item.content, kind != .directory {
+                let node = state.local.node(id)
+                size = kind == .symlink ? Int64(node?.target.count ?? 0) : node?.size ?? 0
             }
-            let inode =
+            var inode =
                 current
                 ? state.inodes.load(
                     parent: directory, name: item.name, content: item.content, repository: item.repository,
@@ -220,6 +223,11 @@ extension MesaFS {
                 : state.inodes.loadDetached(
                     parent: directory, name: item.name, content: item.content, repository: item.repository,
                     size: size, time: item.modificationTime)
+            if current, case .local(let id, _) = item.content {
+                state.inodeOfNode[id] = inode.number
+                refreshRecord(&state, id)
+                inode = state.inodes[inode.number] ?? inode
+            }
             let entry = DirectoryEntry(
                 name: item.name, attributes: attributes(of: inode), timeout: timeout(of: inode), nextOffset: next)
             guard fill(entry) else {
@@ -248,12 +256,13 @@ extension MesaFS {
                 layout.repositories[$0].path.organization == organization
             }
             let resolutions = try await resolutions(ofRepositories: indices)
+            let roots = state.withLock { $0.local.roots }
             let items = indices.compactMap { index -> Listing.Item? in
                 guard let resolution = resolutions[index] else { return nil }
                 return Listing.Item(
                     name: FileName(layout.repositories[index].path.name),
-                    content: .clean(.directory, resolution.rootTree), repository: index,
-                    modificationTime: resolution.commitTime)
+                    content: roots[index].map { .local($0, .directory) } ?? .clean(.directory, resolution.rootTree),
+                    repository: index, modificationTime: resolution.commitTime)
             }
             return Listing(content: record.content, items: items)
         case .clean(let kind, let tree):
@@ -268,6 +277,26 @@ extension MesaFS {
                 throw FSError(error)
             }
             return self.listing(of: listing, content: record.content, repository: repository)
+        case .local(let id, let kind):
+            guard kind == .directory, let repository = record.repository else {
+                return Listing(content: record.content, items: [])
+            }
+            let time = commitTime(ofRepository: repository)
+            let items = state.withLock { state -> [Listing.Item] in
+                guard let node = state.local.node(id) else { return [] }
+                return node.entries.sorted { $0.key < $1.key }.map { name, item in
+                    switch item {
+                    case .clean(let kind, let object):
+                        return Listing.Item(
+                            name: name, content: .clean(kind, object), repository: repository, modificationTime: time)
+                    case .local(let child, let kind):
+                        return Listing.Item(
+                            name: name, content: .local(child, kind), repository: repository,
+                            modificationTime: state.local.node(child)?.modificationTime.seconds ?? time)
+                    }
+                }
+            }
+            return Listing(content: record.content, items: items)
         }
     }
 

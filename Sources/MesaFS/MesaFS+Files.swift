@@ -47,15 +47,22 @@ extension MesaFS {
     /// ``FSError/unknownInode(_:)``. No effect on lookup counts; a real handle keeps the inode loaded until release.
     package func open(_ inode: InodeNumber, flags: OpenFlags) throws(FSError) -> OpenedHandle {
         let zeroMessage = configuration.zeroMessageOpens
+        let writable = overlay != nil
         return try state.withLock { (state) throws(FSError) -> OpenedHandle in
             guard let record = state.inodes[inode] else { throw .unknownInode(inode) }
-            guard case .clean(let kind, let blob) = record.content, kind.isBlob, let repository = record.repository
-            else { throw .isADirectory }
-            if flags.modifiesContent { throw .readOnly }
+            guard let repository = record.repository else { throw .isADirectory }
+            let content: OpenFile.Content
+            switch record.content {
+            case .clean(let kind, let blob) where kind.isBlob: content = .blob(blob)
+            case .local(let id, let kind) where kind != .directory: content = .local(id)
+            default: throw .isADirectory
+            }
+            if flags.modifiesContent, !writable { throw .readOnly }
             state.opens += 1
             if zeroMessage { return OpenedHandle(handle: .inodeReads, keepCache: true) }
             state.inodes.retainHandle(inode)
-            let handle = state.handles.open(.file(OpenFile(inode: inode, blob: blob, repository: repository)))
+            let handle = state.handles.open(.file(OpenFile(inode: inode, content: content, repository: repository)))
+            guard case .blob = content else { return OpenedHandle(handle: handle, keepCache: false) }
             return OpenedHandle(handle: handle, keepCache: record.cacheable)
         }
     }
@@ -68,14 +75,17 @@ extension MesaFS {
     package func read(_ handle: FileHandleID, offset: Int64, size: Int) async throws(FSError) -> ByteSlices {
         guard offset >= 0, size >= 0 else { throw .invalidArgument("negative offset or size") }
         let range = offset..<(offset + Int64(size))
-        let (blob, repository, readAhead) = try state.withLock {
-            (state) throws(FSError) -> (ObjectID, Int, Int64) in
+        let (content, repository, readAhead) = try state.withLock {
+            (state) throws(FSError) -> (OpenFile.Content, Int, Int64) in
             guard case .file(var file) = state.handles[handle] else { throw .unknownHandle(handle) }
             let readAhead = file.window.record(range)
             state.handles[handle] = .file(file)
-            return (file.blob, file.repository, readAhead)
+            return (file.content, file.repository, readAhead)
         }
-        return try await read(blob, in: repository, range: range, readAhead: readAhead)
+        switch content {
+        case .blob(let blob): return try await read(blob, in: repository, range: range, readAhead: readAhead)
+        case .local(let id): return try await readLocal(id, in: repository, range: range)
+        }
     }
 
     /// `read` of a file opened without a handle (``FileHandleID/inodeReads``): the bytes of the content the inode
@@ -85,14 +95,23 @@ extension MesaFS {
     package func read(inode: InodeNumber, offset: Int64, size: Int) async throws(FSError) -> ByteSlices {
         guard offset >= 0, size >= 0 else { throw .invalidArgument("negative offset or size") }
         let range = offset..<(offset + Int64(size))
-        let (blob, repository, readAhead) = try state.withLock {
-            (state) throws(FSError) -> (ObjectID, Int, Int64) in
+        let (content, repository, readAhead) = try state.withLock {
+            (state) throws(FSError) -> (OpenFile.Content, Int, Int64) in
             guard let record = state.inodes[inode] else { throw .unknownInode(inode) }
-            guard case .clean(let kind, let blob) = record.content, kind.isBlob, let repository = record.repository
-            else { throw .isADirectory }
-            return (blob, repository, state.inodes.recordRead(inode, range))
+            guard let repository = record.repository else { throw .isADirectory }
+            switch record.content {
+            case .clean(let kind, let blob) where kind.isBlob:
+                return (.blob(blob), repository, state.inodes.recordRead(inode, range))
+            case .local(let id, let kind) where kind != .directory:
+                return (.local(id), repository, 0)
+            default:
+                throw .isADirectory
+            }
         }
-        return try await read(blob, in: repository, range: range, readAhead: readAhead)
+        switch content {
+        case .blob(let blob): return try await read(blob, in: repository, range: range, readAhead: readAhead)
+        case .local(let id): return try await readLocal(id, in: repository, range: range)
+        }
     }
 
     /// A `read` answered from memory at once when the content is there (``ObjectSource/readIfInMemory(_:range:readAhead:)``),
@@ -109,8 +128,8 @@ extension MesaFS {
                 else { return nil }
                 return (blob, repository, record.window)
             }
-            guard case .file(let file) = state.handles[handle] else { return nil }
-            return (file.blob, file.repository, file.window)
+            guard case .file(let file) = state.handles[handle], case .blob(let blob) = file.content else { return nil }
+            return (blob, file.repository, file.window)
         }
         guard let (blob, repository, window) = target else { return nil }
         var probe = window
@@ -128,6 +147,20 @@ extension MesaFS {
         }
         prefetcher.noteContentRead()
         return data
+    }
+
+    /// Reads a local node: its overlay file, or the blob it still shows.
+    private func readLocal(_ id: LocalID, in repository: Int, range: Range<Int64>) async throws(FSError) -> ByteSlices {
+        guard let node = state.withLock({ $0.local.node(id) }) else { throw .notFound }
+        let end = min(range.upperBound, node.size)
+        guard range.lowerBound < end else { return ByteSlices() }
+        switch node.content {
+        case .blob(let blob):
+            return try await read(blob, in: repository, range: range.lowerBound..<end, readAhead: 0)
+        case .overlay:
+            guard let overlay else { throw .readOnly }
+            return ByteSlices(try overlay.read(id, at: range.lowerBound, count: Int(end - range.lowerBound)))
+        }
     }
 
     private func read(
@@ -155,6 +188,18 @@ extension MesaFS {
     /// Valid replies: the target, ``FSError/notASymlink``, ``FSError/unknownInode(_:)``, ``FSError/source(_:)``.
     package func readlink(_ inode: InodeNumber) async throws(FSError) -> [UInt8] {
         let record = try record(inode)
+        if case .local(let id, .symlink) = record.content {
+            guard let node = state.withLock({ $0.local.node(id) }) else { throw .notFound }
+            guard case .blob(let blob) = node.content, node.target.isEmpty, let repository = record.repository else {
+                return node.target
+            }
+            do throws(SyncError) {
+                return try await layout.repositories[repository].source.read(blob, range: 0..<node.size, readAhead: 0)
+                    .joined
+            } catch {
+                throw FSError(error)
+            }
+        }
         guard case .clean(.symlink, let blob) = record.content, let repository = record.repository else {
             throw .notASymlink
         }

@@ -1,14 +1,26 @@
 import MesaCore
+import MesaSync
+import MesaTree
 import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// The write path: each modification makes what it touches local (MesaFS+Local.swift), then changes memory and the
+// journal together under the lock. File bytes go to overlay files without the lock. A write returns once its bytes
+// are in the overlay file (the page cache); `fsync` makes the overlay file and the journal durable.
 
 extension MesaFS {
     /// Applies a modification and answers what its reply needs (``ModificationResult``).
     ///
-    /// Until the overlay and journal land (issue 9) every modification is refused with ``FSError/readOnly``
-    /// (EROFS), after checking what it names: ``FSError/unknownInode(_:)`` for an inode the mount does not know,
-    /// ``FSError/unknownHandle(_:)`` for a handle that is not open, ``FSError/nameTooLong`` for a name over 255
-    /// bytes. Nothing changes, lookup counts included. It is async because the write path will copy clean content
-    /// into the overlay (a fetch) before the first write to it.
+    /// A read-only filesystem (no ``overlay``) refuses every one with ``FSError/readOnly`` (EROFS) after checking
+    /// what it names. Errors, as docs/Semantics.md lists them: ``FSError/unknownInode(_:)``,
+    /// ``FSError/unknownHandle(_:)``, ``FSError/nameTooLong``, ``FSError/illegalName(_:)`` (EILSEQ),
+    /// ``FSError/exists``, ``FSError/notFound``, ``FSError/notEmpty``, ``FSError/notADirectory``,
+    /// ``FSError/isADirectory``, ``FSError/crossRepository`` (EXDEV), ``FSError/notPermitted(_:)`` (EPERM),
+    /// ``FSError/invalidArgument(_:)``, ``FSError/notSupported(_:)``, ``FSError/source(_:)``,
+    /// ``FSError/journal(_:)`` and ``FSError/overlay(_:_:)``. A failed modification changes nothing.
     package func modify(_ modification: Modification) async throws(FSError) -> ModificationResult {
         for inode in modification.inodes { _ = try record(inode) }
         if let handle = modification.handle, handle != .inodeReads,
@@ -17,6 +29,369 @@ extension MesaFS {
             throw .unknownHandle(handle)
         }
         for name in modification.names where name.bytes.count > 255 { throw .nameTooLong }
-        throw .readOnly
+        guard let overlay else { throw .readOnly }
+        switch modification {
+        case .setAttributes(let inode, let changes, _):
+            return .attributes(try await setAttributes(inode, changes, overlay))
+        case .createFile(let parent, let name, let mode, let flags):
+            let entry = try await makeNode(
+                parent: parent, name: name, kind: .file, permissions: mode & 0o7777, target: [],
+                exclusive: flags.rawValue & O_EXCL != 0, overlay)
+            let opened =
+                configuration.zeroMessageOpens
+                ? OpenedHandle(handle: .inodeReads, keepCache: false)
+                : try open(entry.attributes.inode, flags: OpenFlags(rawValue: O_RDWR))
+            return .created(entry, opened)
+        case .makeNode(let parent, let name, let mode, _):
+            guard mode & S_IFMT == S_IFREG else {
+                throw .notPermitted("only regular files, directories and symbolic links can be stored")
+            }
+            return .entry(
+                try await makeNode(
+                    parent: parent, name: name, kind: .file, permissions: mode & 0o7777, target: [], exclusive: true,
+                    overlay))
+        case .makeDirectory(let parent, let name, let mode):
+            return .entry(
+                try await makeNode(
+                    parent: parent, name: name, kind: .directory, permissions: mode & 0o7777, target: [],
+                    exclusive: true, overlay))
+        case .makeSymlink(let parent, let name, let target):
+            return .entry(
+                try await makeNode(
+                    parent: parent, name: name, kind: .symlink, permissions: 0o777, target: target, exclusive: true,
+                    overlay))
+        case .link:
+            throw .notPermitted("hard links are not supported (a repository stores none)")
+        case .unlink(let parent, let name):
+            try await remove(parent: parent, name: name, directory: false, overlay)
+            return .done
+        case .removeDirectory(let parent, let name):
+            try await remove(parent: parent, name: name, directory: true, overlay)
+            return .done
+        case .rename(let parent, let name, let newParent, let newName, let flags):
+            try await rename(parent: parent, name: name, to: newParent, newName: newName, flags: flags)
+            return .done
+        case .write(let inode, _, let offset, let bytes):
+            return .written(try await write(inode, offset: offset, bytes: bytes, overlay))
+        case .allocate(let inode, _, let mode, let offset, let length):
+            guard mode == 0 else { throw .notSupported("fallocate supports mode 0 only") }
+            guard offset >= 0, length > 0 else { throw .invalidArgument("fallocate needs offset >= 0, length > 0") }
+            let id = try await localFile(inode, copy: true)
+            try overlay.allocate(id, offset: offset, length: length)
+            try updateNode(id) { node in node.size = max(node.size, offset + length) }
+            return .done
+        }
+    }
+
+    // MARK: Creating
+
+    /// Checks that a name can be stored in a repository.
+    static func checkStorable(_ name: FileName) throws(FSError) {
+        do throws(TreeError) {
+            _ = try TreeValidator.name(name.bytes, parent: "")
+        } catch {
+            throw .illegalName("\(error)")
+        }
+    }
+
+    private func makeNode(
+        parent: InodeNumber, name: FileName, kind: LocalKind, permissions: UInt32, target: [UInt8],
+        exclusive: Bool, _ overlay: Overlay
+    ) async throws(FSError) -> EntryAttributes {
+        try Self.checkStorable(name)
+        let (directory, repository) = try await localDirectory(parent)
+        let now = Timestamp.now
+        let id = state.withLock { $0.local.allocate() }
+        if kind == .file { try overlay.create(id) }
+        do throws(FSError) {
+            return try insertNode(
+                id, parent: parent, directory: directory, repository: repository, name: name, kind: kind,
+                permissions: permissions, target: target, time: now)
+        } catch {
+            if kind == .file { overlay.remove(id) }
+            throw error
+        }
+    }
+
+    /// Adds a new node to a local directory, under the lock; the name must be free (the kernel looked it up first:
+    /// a name that appeared meanwhile, `create` without `O_EXCL` included, is ``FSError/exists``).
+    private func insertNode(
+        _ id: LocalID, parent: InodeNumber, directory: LocalID, repository: Int, name: FileName, kind: LocalKind,
+        permissions: UInt32, target: [UInt8], time now: Timestamp
+    ) throws(FSError) -> EntryAttributes {
+        try state.withLock { (state) throws(FSError) -> EntryAttributes in
+            guard var parentNode = state.local.nodes[directory] else { throw .notFound }
+            guard parentNode.entries[name] == nil else { throw .exists }
+            var local = state.local
+            var node = LocalNode(
+                id: id, parent: directory, kind: kind, permissions: permissions, time: now,
+                generation: local.generation)
+            node.target = target
+            parentNode.entries[name] = .local(id, kind)
+            parentNode.modificationTime = now
+            local.nodes[directory] = parentNode
+            local.nodes[id] = node
+            var changes: [JournalChange] = [.entry(directory: directory, name: name, item: .local(id, kind))]
+            changes += local.touch(id)
+            changes += [.node(local.nodes[id]!), .node(local.nodes[directory]!)]
+            try self.record(changes)
+            state.local = local
+            let inode = state.inodes.loadNew(
+                parent: parent, name: name, content: .local(id, kind), repository: repository,
+                size: kind == .symlink ? Int64(target.count) : 0, time: now.seconds)
+            state.inodeOfNode[id] = inode.number
+            refreshRecord(&state, id)
+            refreshRecord(&state, directory)
+            state.inodes.addLookups(inode.number)
+            let record = state.inodes[inode.number] ?? inode
+            return EntryAttributes(attributes: attributes(of: record), timeout: timeout(of: record))
+        }
+    }
+
+    // MARK: Content
+
+    private func write(_ inode: InodeNumber, offset: Int64, bytes: [UInt8], _ overlay: Overlay) async throws(FSError)
+        -> Int
+    {
+        guard offset >= 0 else { throw .invalidArgument("negative write offset") }
+        let id = try await localFile(inode, copy: true)
+        let written = try overlay.write(id, at: offset, bytes)
+        try updateNode(id) { node in
+            node.size = max(node.size, offset + Int64(written))
+            node.modificationTime = .now
+        }
+        return written
+    }
+
+    /// Changes a local node under the lock, stamps it (and its ancestors) with a new generation, and records in
+    /// the journal what became dirty.
+    func updateNode(_ id: LocalID, _ body: (inout LocalNode) -> Void) throws(FSError) {
+        try state.withLock { (state) throws(FSError) in
+            guard var node = state.local.node(id) else { return }
+            body(&node)
+            if state.local.nodes[id] == nil {
+                state.local.orphans[id] = node  // a removed file still written through an open descriptor
+                refreshRecord(&state, id)
+                return
+            }
+            var local = state.local
+            local.nodes[id] = node
+            let changes = local.touch(id)
+            try self.record(changes)
+            state.local = local
+            refreshRecord(&state, id)
+        }
+    }
+
+    private func setAttributes(
+        _ inode: InodeNumber, _ changes: AttributeChanges, _ overlay: Overlay
+    ) async throws(FSError) -> EntryAttributes {
+        if let uid = changes.uid, uid != configuration.uid {
+            throw .notPermitted("files belong to the mount's owner")
+        }
+        if let gid = changes.gid, gid != configuration.gid {
+            throw .notPermitted("files belong to the mount's group")
+        }
+        let current = try record(inode)
+        let wantsChange = changes.mode != nil || changes.size != nil || changes.accessTime != nil
+            || changes.modificationTime != nil
+        guard wantsChange else { return try getattr(inode) }
+        let id: LocalID
+        if current.content.nodeKind == .directory {
+            guard changes.size == nil else { throw .isADirectory }
+            id = try await localDirectory(inode).id
+        } else if let size = changes.size {
+            guard size >= 0 else { throw .invalidArgument("negative size") }
+            id = try await localFile(inode, copy: true, truncating: size == 0)
+            try overlay.truncate(id, to: size)
+        } else {
+            id = try await localFile(inode, copy: false)
+        }
+        let now = Timestamp.now
+        let persisted = try state.withLock { (state) throws(FSError) -> Bool in
+            guard var node = state.local.nodes[id] else { return false }
+            if let mode = changes.mode { node.permissions = mode & 0o7777 }
+            if let size = changes.size { node.size = size }
+            switch changes.modificationTime {
+            case .now: node.modificationTime = now
+            case .at(let time): node.modificationTime = time
+            case nil: if changes.size != nil { node.modificationTime = now }
+            }
+            switch changes.accessTime {
+            case .now: node.accessTime = now
+            case .at(let time): node.accessTime = time
+            case nil: break
+            }
+            var local = state.local
+            local.nodes[id] = node
+            var journal = local.touch(id)
+            journal.append(.node(local.nodes[id]!))
+            try self.record(journal)
+            state.local = local
+            refreshRecord(&state, id)
+            return true
+        }
+        if !persisted, let mode = changes.mode {
+            // An orphan (removed, still open): only memory changes.
+            state.withLock { state in
+                state.local.orphans[id]?.permissions = mode & 0o7777
+                refreshRecord(&state, id)
+            }
+        }
+        return try getattr(inode)
+    }
+
+    // MARK: Removing and renaming
+
+    private func remove(
+        parent: InodeNumber, name: FileName, directory: Bool, _ overlay: Overlay
+    ) async throws(FSError) {
+        let (directoryID, _) = try await localDirectory(parent)
+        let files = try state.withLock { (state) throws(FSError) -> [LocalID] in
+            guard var parentNode = state.local.nodes[directoryID] else { throw .notFound }
+            guard let item = parentNode.entries[name] else { throw .notFound }
+            switch item {
+            case .clean(let kind, let tree):
+                if directory {
+                    guard kind.isDirectory else { throw .notADirectory }
+                    // A stored tree is never empty (git keeps no empty trees) except the empty tree itself.
+                    guard tree == TreeCodec.emptyTreeID || kind == .submodule else { throw .notEmpty }
+                } else if kind.isDirectory {
+                    throw .isADirectory
+                }
+            case .local(let id, let kind):
+                if directory {
+                    guard kind == .directory else { throw .notADirectory }
+                    guard state.local.nodes[id]?.entries.isEmpty ?? true else { throw .notEmpty }
+                } else if kind == .directory {
+                    throw .isADirectory
+                }
+            }
+            var local = state.local
+            parentNode.entries[name] = nil
+            parentNode.modificationTime = .now
+            local.nodes[directoryID] = parentNode
+            var changes: [JournalChange] = [.entry(directory: directoryID, name: name, item: nil)]
+            var removedFiles: [LocalID] = []
+            if case .local(let id, _) = item {
+                let (more, files) = local.remove(id, held: heldNodes(state))
+                changes += more
+                removedFiles = files
+            }
+            changes += local.touch(directoryID)
+            changes.append(.node(local.nodes[directoryID]!))
+            try self.record(changes)
+            state.local = local
+            state.inodes.removeName(parent: parent, name: name)
+            refreshRecord(&state, directoryID)
+            return removedFiles
+        }
+        for file in files { overlay.remove(file) }
+    }
+
+    private func rename(
+        parent: InodeNumber, name: FileName, to newParent: InodeNumber, newName: FileName, flags: RenameFlags
+    ) async throws(FSError) {
+        guard flags.subtracting(.noReplace).isEmpty else {
+            throw .invalidArgument("rename supports RENAME_NOREPLACE only (not RENAME_EXCHANGE or RENAME_WHITEOUT)")
+        }
+        try Self.checkStorable(newName)
+        let source = try record(parent)
+        let target = try record(newParent)
+        guard source.repository == target.repository else { throw .crossRepository }
+        let (sourceID, _) = try await localDirectory(parent)
+        let (targetID, _) = try await localDirectory(newParent)
+        let files = try state.withLock { (state) throws(FSError) -> [LocalID] in
+            guard var local = Optional(state.local), let item = local.nodes[sourceID]?.entries[name] else {
+                throw .notFound
+            }
+            if sourceID == targetID, name == newName { return [] }
+            let isDirectory: Bool =
+                switch item {
+                case .clean(let kind, _): kind.isDirectory
+                case .local(_, let kind): kind == .directory
+                }
+            if case .local(let moved, .directory) = item, local.isAncestor(moved, of: targetID) {
+                throw .invalidArgument("a directory cannot move into itself")
+            }
+            var changes: [JournalChange] = []
+            var removedFiles: [LocalID] = []
+            if let existing = local.nodes[targetID]?.entries[newName] {
+                guard !flags.contains(.noReplace) else { throw .exists }
+                let existingIsDirectory: Bool
+                var existingEmpty = true
+                switch existing {
+                case .clean(let kind, let tree):
+                    existingIsDirectory = kind.isDirectory
+                    existingEmpty = tree == TreeCodec.emptyTreeID || kind == .submodule
+                case .local(let id, let kind):
+                    existingIsDirectory = kind == .directory
+                    existingEmpty = local.nodes[id]?.entries.isEmpty ?? true
+                }
+                if isDirectory, !existingIsDirectory { throw .notADirectory }
+                if !isDirectory, existingIsDirectory { throw .isADirectory }
+                if existingIsDirectory, !existingEmpty { throw .notEmpty }
+                if case .local(let id, _) = existing {
+                    let (more, files) = local.remove(id, held: heldNodes(state))
+                    changes += more
+                    removedFiles = files
+                }
+            }
+            let now = Timestamp.now
+            local.nodes[sourceID]?.entries[name] = nil
+            local.nodes[sourceID]?.modificationTime = now
+            local.nodes[targetID]?.entries[newName] = item
+            local.nodes[targetID]?.modificationTime = now
+            changes.append(.entry(directory: sourceID, name: name, item: nil))
+            changes.append(.entry(directory: targetID, name: newName, item: item))
+            if case .local(let moved, _) = item {
+                local.nodes[moved]?.parent = targetID
+                changes += local.touch(moved)
+                changes.append(.node(local.nodes[moved]!))
+            }
+            changes += local.touch(sourceID)
+            changes += local.touch(targetID)
+            changes += [.node(local.nodes[sourceID]!), .node(local.nodes[targetID]!)]
+            try self.record(changes)
+            state.local = local
+            state.inodes.moveName(parent: parent, name: name, to: newParent, newName: newName)
+            refreshRecord(&state, sourceID)
+            refreshRecord(&state, targetID)
+            return removedFiles
+        }
+        if let overlay { for file in files { overlay.remove(file) } }
+    }
+
+    /// The local nodes whose inode the kernel or a handle holds (they become orphans when removed).
+    func heldNodes(_ state: State) -> Set<LocalID> {
+        var held = Set<LocalID>()
+        for (id, number) in state.inodeOfNode {
+            if case .local(id, _)? = state.inodes[number]?.content { held.insert(id) }
+        }
+        return held
+    }
+
+    // MARK: Durability
+
+    /// `fsync` and `fsyncdir`: makes an inode's overlay bytes and the whole journal durable. For clean content
+    /// there is nothing of ours to sync (its bytes are the remote's), which is success.
+    package func fsync(_ inode: InodeNumber) throws(FSError) {
+        let record = try record(inode)
+        guard let overlay else { return }
+        if case .local(let id, .file) = record.content,
+            state.withLock({ $0.local.node(id)?.content }) == .overlay
+        {
+            try overlay.sync(id)
+        }
+        try overlay.journal.sync()
+    }
+}
+
+extension Timestamp {
+    /// The current time.
+    static var now: Timestamp {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return Timestamp(seconds: Int64(time.tv_sec), nanoseconds: UInt32(time.tv_nsec))
     }
 }

@@ -2,6 +2,10 @@ package import MesaCore
 import MesaSync
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 // Filesystem semantics without the kernel (DESIGN.md section 2): MesaFuse translates FUSE requests into these
 // calls, and tests drive them directly.
 //
@@ -22,6 +26,9 @@ package final class MesaFS: Sendable {
     package let configuration: FSConfiguration
     /// The prefetch scheduler.
     package let prefetcher: Prefetcher
+    /// The state directory of a writable mount (journal and overlay files); `nil` for a read-only one, which
+    /// refuses every modification with EROFS.
+    package let overlay: Overlay?
     let state: Mutex<State>
 
     struct State: Sendable {
@@ -31,6 +38,10 @@ package final class MesaFS: Sendable {
         var resolutions: [Resolution?]
         /// File opens served (zero-message ones included: the kernel sends at most one of those).
         var opens = 0
+        /// The local nodes of writable repositories.
+        var local = LocalState()
+        /// The inode loaded for each local node (kept while the inode's record is loaded).
+        var inodeOfNode: [LocalID: InodeNumber] = [:]
     }
 
     /// Creates the filesystem of a layout. Nothing is resolved or fetched until the kernel asks.
@@ -38,10 +49,37 @@ package final class MesaFS: Sendable {
         self.layout = layout
         self.configuration = configuration
         prefetcher = Prefetcher(configuration: configuration.prefetch)
+        overlay = nil
         state = Mutex(
             State(
                 inodes: InodeTable(mountTime: configuration.mountTime),
                 resolutions: layout.repositories.map(\.resolution)))
+    }
+
+    /// Creates a writable filesystem whose local changes live in `overlay`: the journal's nodes are restored, so
+    /// every edit pending from an earlier session shows again, each repository at the base it was edited on.
+    /// - Throws: ``FSError/journal(_:)`` when the journal cannot be read.
+    package init(layout: MountLayout, configuration: FSConfiguration = .default, overlay: Overlay) throws(FSError) {
+        self.layout = layout
+        self.configuration = configuration
+        prefetcher = Prefetcher(configuration: configuration.prefetch)
+        self.overlay = overlay
+        let snapshot = try overlay.journal.load()
+        var state = State(
+            inodes: InodeTable(mountTime: configuration.mountTime), resolutions: layout.repositories.map(\.resolution))
+        state.local = LocalState(snapshot: snapshot, layout: layout)
+        for (path, entry) in snapshot.repositories {
+            if let index = layout.index(of: path) { state.resolutions[index] = entry.base }
+        }
+        for (id, node) in state.local.nodes where node.kind == .file && node.content == .overlay {
+            // The overlay file is the truth for sizes and times written after the journal last recorded them.
+            var info = stat()
+            guard stat(overlay.path(of: id), &info) == 0 else { continue }
+            state.local.nodes[id]?.size = Int64(info.st_size)
+            let time = Timestamp(seconds: Int64(info.st_mtim.tv_sec), nanoseconds: UInt32(info.st_mtim.tv_nsec))
+            if node.modificationTime < time { state.local.nodes[id]?.modificationTime = time }
+        }
+        self.state = Mutex(state)
     }
 
     // MARK: Attributes
@@ -61,7 +99,7 @@ package final class MesaFS: Sendable {
 
     func attributes(of inode: Inode) -> FileAttributes {
         let kind = inode.content.nodeKind
-        let permissions: UInt32
+        var permissions: UInt32
         switch inode.content {
         case .mountRoot, .organization: permissions = 0o755
         case .clean(let entryKind, _):
@@ -70,15 +108,24 @@ package final class MesaFS: Sendable {
             case .regular: permissions = 0o644
             case .symlink: permissions = 0o777
             }
+        case .local(_, let kind): permissions = kind == .symlink ? 0o777 : 0o644
         }
-        return FileAttributes(
+        if let local = inode.permissions { permissions = local }
+        var attributes = FileAttributes(
             inode: inode.number, kind: kind, permissions: permissions,
             size: kind == .directory ? 4096 : inode.size,
             linkCount: kind == .directory || inode.attached ? 1 : 0, uid: configuration.uid, gid: configuration.gid,
             modificationTime: inode.modificationTime, blockSize: configuration.blockSize)
+        attributes.modificationNanoseconds = inode.modificationNanoseconds
+        attributes.accessTime = inode.accessTime
+        return attributes
     }
 
-    func timeout(of inode: Inode) -> Double { inode.cacheable ? configuration.cleanTimeout : 0 }
+    func timeout(of inode: Inode) -> Double {
+        guard inode.cacheable else { return 0 }
+        if case .local = inode.content { return configuration.localTimeout }
+        return configuration.cleanTimeout
+    }
 
     // MARK: Lookup and forget
 
@@ -97,9 +144,14 @@ package final class MesaFS: Sendable {
             let child = try await describeChild(named: name, in: directory)
             let entry = state.withLock { state -> EntryAttributes? in
                 guard let current = state.inodes[parent], current.content == directory.content else { return nil }
-                let inode = state.inodes.load(
+                var inode = state.inodes.load(
                     parent: parent, name: name, content: child.content, repository: child.repository,
                     size: child.size, time: child.time)
+                if case .local(let id, _) = child.content {
+                    state.inodeOfNode[id] = inode.number
+                    refreshRecord(&state, id)
+                    inode = state.inodes[inode.number] ?? inode
+                }
                 state.inodes.addLookups(inode.number)
                 return EntryAttributes(attributes: attributes(of: inode), timeout: timeout(of: inode))
             }
@@ -140,6 +192,10 @@ package final class MesaFS: Sendable {
                 $0.path.organization == organization && FileName($0.path.name) == name
             }) else { throw .notFound }
             let resolution = try await resolution(ofRepository: index)
+            if let root = state.withLock({ $0.local.roots[index] }) {
+                return Child(
+                    content: .local(root, .directory), repository: index, size: 4096, time: resolution.commitTime)
+            }
             return Child(
                 content: .clean(.directory, resolution.rootTree), repository: index, size: 4096,
                 time: resolution.commitTime)
@@ -153,24 +209,49 @@ package final class MesaFS: Sendable {
                 throw FSError(error)
             }
             guard let entry = listing.entry(named: name) else { throw .notFound }
-            var size: Int64 = 4096
-            if entry.kind.isBlob {
-                do throws(SyncError) {
-                    if let path = pathInRepository(of: directory.number) {
-                        size = try await source.manifest(
-                            ofBlob: entry.id, at: path + [name], of: layout.repositories[repository].revision
-                        ).size
-                    } else {
-                        size = try await source.manifest(ofBlob: entry.id).size
-                    }
-                } catch {
-                    throw FSError(error)
-                }
+            return try await describeClean(entry.kind, entry.id, named: name, in: directory, repository: repository)
+        case .local(let id, let kind):
+            guard kind == .directory, let repository = directory.repository else { throw .notADirectory }
+            let found = state.withLock { state -> (LocalItem, LocalNode?)? in
+                guard let item = state.local.node(id)?.entries[name] else { return nil }
+                if case .local(let child, _) = item { return (item, state.local.node(child)) }
+                return (item, nil)
             }
-            return Child(
-                content: .clean(entry.kind, entry.id), repository: repository, size: size,
-                time: commitTime(ofRepository: repository))
+            guard let (item, node) = found else { throw .notFound }
+            switch item {
+            case .clean(let kind, let object):
+                return try await describeClean(kind, object, named: name, in: directory, repository: repository)
+            case .local(let child, let kind):
+                guard let node else { throw .notFound }
+                return Child(
+                    content: .local(child, kind), repository: repository,
+                    size: kind == .symlink ? Int64(node.target.count) : kind == .directory ? 4096 : node.size,
+                    time: node.modificationTime.seconds)
+            }
         }
+    }
+
+    /// What a tree entry is (a file's size comes from its manifest).
+    private func describeClean(
+        _ kind: EntryKind, _ id: ObjectID, named name: FileName, in directory: Inode, repository: Int
+    ) async throws(FSError) -> Child {
+        let source = layout.repositories[repository].source
+        var size: Int64 = 4096
+        if kind.isBlob {
+            do throws(SyncError) {
+                if let path = pathInRepository(of: directory.number) {
+                    size = try await source.manifest(
+                        ofBlob: id, at: path + [name], of: layout.repositories[repository].revision
+                    ).size
+                } else {
+                    size = try await source.manifest(ofBlob: id).size
+                }
+            } catch {
+                throw FSError(error)
+            }
+        }
+        return Child(
+            content: .clean(kind, id), repository: repository, size: size, time: commitTime(ofRepository: repository))
     }
 
     /// The names from a repository's root down to a loaded directory inode (empty for the root itself), or `nil`

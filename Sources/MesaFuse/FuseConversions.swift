@@ -18,10 +18,13 @@ enum FuseConversions {
         result.st_size = Int(attributes.size)
         result.st_blocks = Int(attributes.blocks)
         result.st_blksize = Int(attributes.blockSize)
-        let time = timespec(tv_sec: Int(attributes.modificationTime), tv_nsec: 0)
+        let time = timespec(
+            tv_sec: Int(attributes.modificationTime), tv_nsec: Int(attributes.modificationNanoseconds))
         result.st_mtim = time
         result.st_ctim = time
-        result.st_atim = time
+        result.st_atim = attributes.accessTime.map {
+            timespec(tv_sec: Int($0.seconds), tv_nsec: Int($0.nanoseconds))
+        } ?? time
         return result
     }
 

@@ -182,8 +182,10 @@ struct FuseReply: ~Copyable {
         result.f_frsize = UInt(statistics.blockSize)
         result.f_blocks = fsblkcnt_t(statistics.blocks)
         result.f_bfree = fsblkcnt_t(statistics.freeBlocks)
-        result.f_bavail = fsblkcnt_t(statistics.freeBlocks)
+        result.f_bavail = fsblkcnt_t(statistics.availableBlocks)
         result.f_files = fsfilcnt_t(statistics.files)
+        result.f_ffree = fsfilcnt_t(statistics.freeFiles)
+        result.f_favail = fsfilcnt_t(statistics.freeFiles)
         result.f_namemax = UInt(statistics.maximumNameLength)
         _ = fuse_reply_statfs(request, &result)
     }

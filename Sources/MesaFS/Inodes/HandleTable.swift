@@ -6,12 +6,22 @@ import MesaSync
 struct OpenFile: Sendable {
     /// The inode it was opened on.
     var inode: InodeNumber
-    /// The blob opened.
-    var blob: ObjectID
+    /// What was opened: a blob (clean content, pinned for the handle's life) or a local node.
+    var content: Content
     /// The layout index of its repository.
     var repository: Int
     /// The sequential-read detector.
     var window = ReadAheadWindow()
+}
+
+extension OpenFile {
+    /// What an open file reads.
+    enum Content: Sendable, Hashable {
+        /// A clean blob.
+        case blob(ObjectID)
+        /// A local node (its current bytes).
+        case local(LocalID)
+    }
 }
 
 /// An open directory and the listing its `readdir` calls page through, so offsets stay stable between calls.

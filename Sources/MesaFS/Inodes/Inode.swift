@@ -5,8 +5,8 @@ package import MesaSync
 ///
 /// An inode is either part of the layout (the mount root, organization directories) or **clean**: backed by an
 /// entry of a tree at the repository's revision, immutable, read through the object source. The write path (#6)
-/// adds a third state, **materialized**: content copied into the overlay on first write (or created locally),
-/// tracked by the journal. A clean inode's number stands for one content: a remote update that changes a file's
+/// adds a third state, **local**: a node of the journal (content copied into the overlay on first write, or
+/// created locally). A local node keeps its inode number through writes, renames and uploads. A clean inode's number stands for one content: a remote update that changes a file's
 /// blob gives the path a new inode, so kernel caches and open handles of the old one stay valid; a directory keeps
 /// its number and its listing changes under it.
 package enum InodeContent: Sendable, Hashable {
@@ -16,6 +16,8 @@ package enum InodeContent: Sendable, Hashable {
     case organization(String)
     /// A tree entry at the repository's revision: a tree, a blob or a submodule commit, by kind.
     case clean(EntryKind, ObjectID)
+    /// A local node of a writable repository (the journal and the overlay).
+    case local(LocalID, LocalKind)
 
     /// What `stat` shows.
     package var nodeKind: NodeKind {
@@ -27,6 +29,7 @@ package enum InodeContent: Sendable, Hashable {
             case .regular, .executable: .regularFile
             case .symlink: .symbolicLink
             }
+        case .local(_, let kind): kind.nodeKind
         }
     }
 
@@ -65,6 +68,12 @@ struct Inode: Sendable {
     var cacheable = true
     /// The sequential-read detector of reads without a handle (``FileHandleID/inodeReads``).
     var window = ReadAheadWindow()
+    /// Local nodes: their permission bits (clean content derives them from its kind).
+    var permissions: UInt32?
+    /// Local nodes: nanoseconds of the modification time.
+    var modificationNanoseconds: UInt32 = 0
+    /// Local nodes: the access time (clean content shows the modification time).
+    var accessTime: Timestamp?
 
     /// Whether nothing refers to it any more, so its record can go.
     var isUnreferenced: Bool { lookupCount == 0 && openHandles == 0 && number != .root }

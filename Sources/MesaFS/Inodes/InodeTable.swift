@@ -109,6 +109,62 @@ struct InodeTable: Sendable {
         return InodeNumber(nextNumber)
     }
 
+    // MARK: Local changes
+
+    /// Gives a path's number new content in place (a clean file or directory becoming local): the number stays,
+    /// whatever the content's kind, because the kernel and open files hold it.
+    mutating func replaceContent(of number: InodeNumber, with content: InodeContent) {
+        guard let record = records[number] else { return }
+        if var slot = slots[record.parent]?[record.name], slot.number == number {
+            slot.content = content
+            slots[record.parent, default: [:]][record.name] = slot
+        }
+        records[number]?.content = content
+    }
+
+    /// Names a new local entry (`create`, `mkdir`, `symlink`) and loads it.
+    mutating func loadNew(
+        parent: InodeNumber, name: FileName, content: InodeContent, repository: Int, size: Int64, time: Int64
+    ) -> Inode {
+        removeSlot(parent: parent, name: name)
+        return load(parent: parent, name: name, content: content, repository: repository, size: size, time: time)
+    }
+
+    /// Removes a name (`unlink`, `rmdir`): what it named, if loaded, is detached (no links) and keeps serving
+    /// whoever holds it.
+    /// - Returns: the detached inodes still held.
+    @discardableResult
+    mutating func removeName(parent: InodeNumber, name: FileName) -> [InodeNumber] {
+        removeSlot(parent: parent, name: name)
+    }
+
+    /// Moves a name (`rename`), keeping its number; a name it replaces is removed first.
+    /// - Returns: the number moved, if the name had one.
+    @discardableResult
+    mutating func moveName(
+        parent: InodeNumber, name: FileName, to newParent: InodeNumber, newName: FileName
+    ) -> InodeNumber? {
+        if parent == newParent, name == newName { return slots[parent]?[name]?.number }
+        removeSlot(parent: newParent, name: newName)
+        guard let slot = slots[parent]?.removeValue(forKey: name) else { return nil }
+        slots[newParent, default: [:]][newName] = slot
+        if records[slot.number] != nil {
+            records[slot.number]?.parent = newParent
+            records[slot.number]?.name = newName
+        }
+        return slot.number
+    }
+
+    /// The number a name has, loaded or not.
+    func number(of parent: InodeNumber, named name: FileName) -> InodeNumber? { slots[parent]?[name]?.number }
+
+    /// Updates a loaded record (size, times, permissions of a local node).
+    mutating func update(_ number: InodeNumber, _ body: (inout Inode) -> Void) {
+        guard var record = records[number] else { return }
+        body(&record)
+        records[number] = record
+    }
+
     // MARK: Lookup counts and handles
 
     /// Adds to an inode's lookup count (before the reply that hands it to the kernel).
