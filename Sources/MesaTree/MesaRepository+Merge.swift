@@ -73,7 +73,7 @@ extension MesaRepository {
             conflicts.append(conflict)
         }
         let tree = edits.isEmpty ? cleanTree : try applying(edits, to: cleanTree)
-        return TreeMergeResult(tree: tree, conflicts: conflicts.sorted { $0.path < $1.path })
+        return TreeMergeResult(tree: tree, conflicts: conflicts.sorted { PathName.precedes($0.path, $1.path) })
     }
 
     /// Reads the conflicts of a merged index, rendering the working copy of files both sides have.

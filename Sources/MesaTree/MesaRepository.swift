@@ -119,14 +119,15 @@ package final class MesaRepository: Sendable {
         }
     }
 
-    /// Encodes, hashes and stores a tree made of `entries` (any order; names must be unique).
+    /// Encodes, hashes and stores a tree made of `entries` (any order; names must be unique as bytes, so
+    /// canonically equivalent spellings of a name are two entries).
     /// - Returns: the tree id.
     @discardableResult
     package func writeTree(_ entries: [TreeEntry]) throws(TreeError) -> ObjectID {
-        var seen = Set<String>()
+        var seen = Set<FileName>()
         for entry in entries {
             try TreeValidator.check(name: entry.name, at: entry.name)
-            guard seen.insert(entry.name).inserted else {
+            guard seen.insert(FileName(entry.name)).inserted else {
                 throw .invalidArgument("tree entry '\(entry.name)' appears twice")
             }
         }
@@ -144,7 +145,8 @@ package final class MesaRepository: Sendable {
         return id
     }
 
-    /// Finds the entry at a slash-separated path below a root tree. The empty path names the root itself.
+    /// Finds the entry at a slash-separated path below a root tree. The empty path names the root itself; each
+    /// component matches the entry whose name has exactly its bytes.
     /// - Throws: ``TreeError/notFound(path:)`` when a component is missing or a parent is not a directory.
     package func entry(at path: String, in root: ObjectID) throws(TreeError) -> TreeEntry {
         if path.isEmpty { return TreeEntry(name: "", mode: .directory, id: root) }
@@ -154,9 +156,11 @@ package final class MesaRepository: Sendable {
         for component in components {
             guard current.mode == .directory else { throw .notFound(path: path) }
             let entries = try tree(current.id, path: walked)
-            guard let next = entries.first(where: { $0.name == component }) else { throw .notFound(path: path) }
+            guard let next = entries.first(where: { $0.name.utf8.elementsEqual(component.bytes) }) else {
+                throw .notFound(path: path)
+            }
             current = next
-            walked = PathName.join(walked, component)
+            walked = PathName.join(walked, next.name)
         }
         return current
     }

@@ -240,7 +240,7 @@ private let subtreeID = TreeCodec.objectID(kind: "tree", body: rawTree([("100644
                 let tree = try TreeValidator.tree(body, id: blobID) { _, _ in .empty }
                 #expect(Set(tree.entries.map(\.name)) == Set(unique))
                 #expect(tree.entries == TreeCodec.sortedForGit(entries))
-                for name in unique { #expect(try TreeValidator.components(of: "dir/" + name) == ["dir", name]) }
+                for name in unique { #expect(try TreeValidator.components(of: "dir/" + name) == [FileName("dir"), FileName(name)]) }
             } catch {
                 Issue.record("valid names \(unique) refused: \(error)")
             }
@@ -257,7 +257,7 @@ private let subtreeID = TreeCodec.objectID(kind: "tree", body: rawTree([("100644
             }
             if let name = try? TreeValidator.name(body, parent: "") { #expect(Self.isSafe(name)) }
             if let text = String(validating: body, as: UTF8.self), let parts = try? TreeValidator.components(of: text) {
-                #expect(parts.allSatisfy(Self.isSafe))
+                #expect(parts.map(\.string).allSatisfy(Self.isSafe))
                 #expect(parts.count <= TreeValidator.maxDepth && text.utf8.count <= TreeValidator.maxPathBytes)
             }
             _ = try? TreeValidator.commit(body, id: blobID)

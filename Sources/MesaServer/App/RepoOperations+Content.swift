@@ -26,7 +26,7 @@ extension RepoOperations {
     /// entries down to `depth` levels, without content). Submodules are never listed.
     package func content(change: ChangeID, path: String, depth: Int, raw: Bool) throws -> ContentResult {
         // The same path rules as writes: relative, no empty, `.` or `..` components (the empty path is the root).
-        let name = path.isEmpty ? "" : try TreeValidator.components(of: path).last ?? ""
+        let name = path.isEmpty ? "" : try TreeValidator.components(of: path).last?.string ?? ""
         let root = try repository.tree(ofChange: change)
         if path.isEmpty {
             return try directory(root, path: "", name: "", depth: depth, raw: raw)

@@ -31,14 +31,19 @@ extension RepoOperations {
         }
         let headTree = try repository.tree(ofChange: head)
         let treeDiff = try repository.diff(from: try repository.tree(ofChange: base), to: headTree)
-        let conflicted = Set(try repository.change(head).flatMap { _ in try catalog.details(of: head)?.conflicts } ?? [])
+        let conflictedPaths = try repository.change(head).flatMap { _ in try catalog.details(of: head)?.conflicts } ?? []
+        // Paths by bytes, as trees compare names (`String` equality merges canonically equivalent spellings).
+        var conflicted = Set<[UInt8]>()
+        let conflictedInOrder = conflictedPaths.sorted(by: PathName.precedes).filter {
+            conflicted.insert(Array($0.utf8)).inserted
+        }
 
         var entries: [MesaWire.DiffEntry] = []
         var additions = 0
         var deletions = 0
         var truncated = false
         if conflicts != "only" {
-            for entry in treeDiff.entries where !conflicted.contains(entry.path) {
+            for entry in treeDiff.entries where !conflicted.contains(Array(entry.path.utf8)) {
                 guard entries.count < Self.diffEntryLimit else {
                     truncated = true
                     break
@@ -48,7 +53,7 @@ extension RepoOperations {
         }
         var conflictedEntries: [ConflictedDiffEntry] = []
         if conflicts != "exclude" {
-            for path in conflicted.sorted() {
+            for path in conflictedInOrder {
                 // A conflicted path the head no longer has shows as empty; a failure to read it is an error.
                 let bytes = try entryIfPresent(at: path, in: headTree).map { try repository.readBlob($0.id) } ?? []
                 conflictedEntries.append(

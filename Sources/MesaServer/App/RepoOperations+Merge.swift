@@ -46,9 +46,11 @@ extension RepoOperations {
             // Resolutions replace conflicting files; their content is stored only once the merge may go ahead.
             var planned: [PlannedEdit] = []
             var sides: [TreeEdit] = []
-            var resolved = Set<String>()
+            // Paths by bytes, as trees compare names.
+            var resolved = Set<[UInt8]>()
             for resolution in body.resolutions ?? [] {
-                guard let conflict = merged.conflicts.first(where: { $0.path == resolution.path }) else { continue }
+                let key = Array(resolution.path.utf8)
+                guard let conflict = merged.conflicts.first(where: { $0.path.utf8.elementsEqual(key) }) else { continue }
                 let side: MesaTree.ConflictSide?
                 switch resolution.take {
                 case "target": side = conflict.ours
@@ -68,9 +70,10 @@ extension RepoOperations {
                 } else {
                     throw APIError.badRequest("resolution of '\(resolution.path)' needs content or take")
                 }
-                resolved.insert(resolution.path)
+                resolved.insert(key)
             }
-            let remaining = merged.conflicts.map(\.path).filter { !resolved.contains($0) }.sorted()
+            let remaining = merged.conflicts.map(\.path).filter { !resolved.contains(Array($0.utf8)) }
+                .sorted(by: PathName.precedes)
             if !remaining.isEmpty, body.allowConflicted != true {
                 throw APIError.conflict(
                     "merging '\(body.source)' into '\(body.target)' conflicts in \(remaining.count) file(s)",

@@ -133,17 +133,18 @@ package struct RepoOperations {
 
     /// Checks REST file operations against `base` and decodes their content, storing nothing: every path through
     /// the validator, encodings, modes, and for a delete that the path exists (in `base` or from an earlier
-    /// operation of the same request).
+    /// operation of the same request). Paths are compared as bytes, as trees compare names.
     func plan(_ files: [FileOperation], base: ObjectID) throws -> [PlannedEdit] {
-        var written = Set<String>()
-        var deleted = Set<String>()
+        var written = Set<[UInt8]>()
+        var deleted = Set<[UInt8]>()
         return try files.map { file -> PlannedEdit in
             _ = try TreeValidator.components(of: file.path)
+            let key = Array(file.path.utf8)
             if file.isDelete {
-                let inBase = deleted.contains(file.path) ? false : try entryIfPresent(at: file.path, in: base) != nil
-                guard written.contains(file.path) || inBase else { throw TreeError.notFound(path: file.path) }
-                written.remove(file.path)
-                deleted.insert(file.path)
+                let inBase = deleted.contains(key) ? false : try entryIfPresent(at: file.path, in: base) != nil
+                guard written.contains(key) || inBase else { throw TreeError.notFound(path: file.path) }
+                written.remove(key)
+                deleted.insert(key)
                 return .delete(path: file.path)
             }
             guard let content = file.content else {
@@ -161,8 +162,8 @@ package struct RepoOperations {
             case "100755": mode = .executable
             default: throw APIError.badRequest("file '\(file.path)': mode must be \"100644\" or \"100755\"")
             }
-            written.insert(file.path)
-            deleted.remove(file.path)
+            written.insert(key)
+            deleted.remove(key)
             return .upsert(path: file.path, bytes: bytes, mode: mode)
         }
     }
@@ -256,7 +257,7 @@ package struct RepoOperations {
         let committer = try Self.author(body.committer, principal: principal, now: now, role: "committer")
         try Self.checkMessage(body.message)
         var planned = try plan(body.files ?? [], base: oldTree)
-        var resolved: [String] = []
+        var resolved = Set<[UInt8]>()
         for resolution in body.resolutions ?? [] {
             _ = try TreeValidator.components(of: resolution.path)
             guard let content = resolution.content, let bytes = RouteSupport.base64(content) else {
@@ -264,7 +265,7 @@ package struct RepoOperations {
             }
             let mode = try entryIfPresent(at: resolution.path, in: oldTree)?.mode ?? .regular
             planned.append(.upsert(path: resolution.path, bytes: bytes, mode: mode.isBlob ? mode : .regular))
-            resolved.append(resolution.path)
+            resolved.insert(Array(resolution.path.utf8))
         }
         try storing { () throws -> Void in
             let tree = try repository.applying(try edits(planned), to: oldTree)
@@ -277,7 +278,7 @@ package struct RepoOperations {
                 bookmarks: [], newCommit: commit, over: oldTree)
         }
         if !resolved.isEmpty, let details = try catalog.details(of: id) {
-            try catalog.setConflicts(details.conflicts.filter { !resolved.contains($0) }, of: id)
+            try catalog.setConflicts(details.conflicts.filter { !resolved.contains(Array($0.utf8)) }, of: id)
         }
         return try changeJSON(id, full: true)
     }
@@ -323,17 +324,19 @@ package struct RepoOperations {
     package func changes(from oldTree: ObjectID?, to newTree: ObjectID) throws -> (trees: [RecordKey], blobs: [ObjectID]) {
         var trees = [RecordKey(.tree, object: newTree)]
         var blobs: [ObjectID] = []
-        var directories = Set<String>()
+        // Directory paths by bytes, split at `/` bytes: `String` would merge canonically equivalent spellings.
+        var directories = Set<[UInt8]>()
         for entry in try repository.diff(from: oldTree, to: newTree, contextLines: 0).entries {
-            var components = entry.path.split(separator: "/").dropLast()
-            while !components.isEmpty {
-                directories.insert(components.joined(separator: "/"))
-                components = components.dropLast()
+            var bytes = Array(entry.path.utf8)
+            while let slash = bytes.lastIndex(of: UInt8(ascii: "/")) {
+                bytes.removeSubrange(slash...)
+                directories.insert(bytes)
             }
             if let id = entry.newID, entry.newMode != .directory, entry.newMode != .submodule { blobs.append(id) }
         }
-        for directory in directories.sorted() {
-            if let entry = try entryIfPresent(at: directory, in: newTree) { trees.append(RecordKey(.tree, object: entry.id)) }
+        for directory in directories.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            let path = String(decoding: directory, as: UTF8.self)
+            if let entry = try entryIfPresent(at: path, in: newTree) { trees.append(RecordKey(.tree, object: entry.id)) }
         }
         return (trees, blobs)
     }

@@ -56,7 +56,9 @@ struct SyncOperations {
         var current = root
         var target: TreeEntry?
         for (index, name) in components.enumerated() {
-            guard let entry = try repository.tree(current).first(where: { $0.name == name }) else {
+            // Names match by bytes: canonically equivalent spellings are different entries.
+            guard let entry = try repository.tree(current).first(where: { $0.name.utf8.elementsEqual(name.bytes) })
+            else {
                 return (LookupHeader(resolution: resolution, type: nil, id: nil, mode: nil, size: nil), keys)
             }
             if index < components.count - 1 {

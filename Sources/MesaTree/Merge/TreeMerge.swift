@@ -48,7 +48,7 @@ package struct TreeMergeResult: Sendable, Hashable {
     /// The merged tree when clean; with conflicts, the working tree: every clean path merged, and each conflicting
     /// path holding its ``MergeConflict/workingCopy``.
     package var tree: ObjectID
-    /// The conflicting paths, sorted by path; empty for a clean merge.
+    /// The conflicting paths, sorted by path bytes; empty for a clean merge.
     package var conflicts: [MergeConflict]
     /// Whether the merge had no conflict.
     package var isClean: Bool { conflicts.isEmpty }

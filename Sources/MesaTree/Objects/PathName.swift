@@ -15,6 +15,12 @@ package enum PathName {
                 "a name that is not valid UTF-8; rename it in the source repository (invalid bytes shown as \\xNN)"))
     }
 
+    /// Whether `left` sorts before `right` by their UTF-8 bytes, as git sorts paths. `String`'s `<` orders by
+    /// Unicode canonical equivalence, under which two spellings of one accented name are neither before the other.
+    package static func precedes(_ left: String, _ right: String) -> Bool {
+        left.utf8.lexicographicallyPrecedes(right.utf8)
+    }
+
     /// `parent/name`, or `name` at the root.
     package static func join(_ parent: String, _ name: String) -> String {
         parent.isEmpty ? name : parent + "/" + name

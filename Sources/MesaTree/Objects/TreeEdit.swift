@@ -7,7 +7,8 @@ package import MesaCore
 // subtree keeps its id untouched. Edits apply in order, so a rename may move a path created by an earlier edit.
 // Writing an edit into a path whose parent is a file replaces that file by a directory; directories left empty
 // disappear (git cannot record empty directories, DESIGN.md section 3), except the root, which becomes the empty
-// tree.
+// tree. Names are keyed by their bytes, as git keys them: `String` equality would merge canonically equivalent
+// names (a precomposed `é` and `e` plus a combining accent) into one entry.
 
 /// One change to a tree, by path.
 package enum TreeEdit: Sendable, Hashable {
@@ -61,7 +62,7 @@ extension MesaRepository {
     /// The directory node at `components` below `root`, marking every node on the way as changed.
     private func directory(
         _ root: EditNode,
-        _ components: ArraySlice<String>,
+        _ components: ArraySlice<FileName>,
         path: String,
         create: Bool
     ) throws(TreeError) -> EditNode {
@@ -98,12 +99,12 @@ extension MesaRepository {
             case nil:
                 continue
             case .entry(let mode, let id)?:
-                entry = TreeEntry(name: name, mode: mode, id: id)
+                entry = TreeEntry(name: name.string, mode: mode, id: id)
             case .node(let child)?:
                 guard let id = try write(child) else { continue }
-                entry = TreeEntry(name: name, mode: .directory, id: id)
+                entry = TreeEntry(name: name.string, mode: .directory, id: id)
             }
-            added.append((Array(name.utf8) + (entry.mode == .directory ? [UInt8(ascii: "/")] : []), entry))
+            added.append((name.bytes + (entry.mode == .directory ? [UInt8(ascii: "/")] : []), entry))
         }
         added.sort { $0.key.lexicographicallyPrecedes($1.key) }
         let body = node.merged(with: added)
@@ -138,8 +139,8 @@ private final class EditNode {
     let base: ObjectID
     /// Whether an edit touched this directory or below.
     var changed = false
-    /// Entries set (`.some(slot)`) or deleted (`.some(nil)`) by edits, by name.
-    private(set) var overrides: [String: Slot?] = [:]
+    /// Entries set (`.some(slot)`) or deleted (`.some(nil)`) by edits, by name (bytes).
+    private(set) var overrides: [FileName: Slot?] = [:]
     private var body: [UInt8] = []
     private var index: [BaseEntry] = []
     private var loaded = false
@@ -179,7 +180,7 @@ private final class EditNode {
     }
 
     /// The entry called `name`, as edits left it.
-    func slot(_ name: String, repository: MesaRepository) throws(TreeError) -> Slot? {
+    func slot(_ name: FileName, repository: MesaRepository) throws(TreeError) -> Slot? {
         try load(repository: repository)
         if let override = overrides[name] { return override }
         guard let position = find(name) else { return nil }
@@ -189,12 +190,12 @@ private final class EditNode {
         return .entry(entry.mode, id)
     }
 
-    func set(_ name: String, _ slot: Slot, repository: MesaRepository) throws(TreeError) {
+    func set(_ name: FileName, _ slot: Slot, repository: MesaRepository) throws(TreeError) {
         try load(repository: repository)
         overrides[name] = .some(slot)
     }
 
-    func remove(_ name: String, repository: MesaRepository) throws(TreeError) -> Slot? {
+    func remove(_ name: FileName, repository: MesaRepository) throws(TreeError) -> Slot? {
         let old = try slot(name, repository: repository)
         if old != nil { overrides[name] = .some(nil) }
         return old
@@ -218,8 +219,8 @@ private final class EditNode {
     }
 
     /// The position of the base entry called `name`, by binary search in git order.
-    private func find(_ name: String) -> Int? {
-        let bytes = Array(name.utf8)
+    private func find(_ name: FileName) -> Int? {
+        let bytes = name.bytes
         for key in [bytes, bytes + [UInt8(ascii: "/")]] {
             var low = 0
             var high = index.count

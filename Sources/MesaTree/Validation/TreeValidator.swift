@@ -87,7 +87,9 @@ package enum TreeValidator {
         if bytes.count > maxNameBytes {
             throw refusal(.nameTooLong, location, "a name of \(bytes.count) bytes (at most \(maxNameBytes))")
         }
-        if name == "." || name == ".." { throw refusal(.dotName, location, "a '\(name)' component") }
+        if bytes.elementsEqual(".".utf8) || bytes.elementsEqual("..".utf8) {
+            throw refusal(.dotName, location, "a '\(name)' component")
+        }
         for scalar in name.unicodeScalars {
             switch scalar.value {
             case 0: throw refusal(.nulInName, location, "a NUL byte in a name")
@@ -155,9 +157,11 @@ package enum TreeValidator {
     /// Splits a slash-separated repository path into checked components.
     ///
     /// Leading, trailing and doubled slashes are refused rather than normalized, so that one path has one spelling.
-    /// Length and depth are checked before the path is split, so an absurd path costs no more than reading it.
+    /// Length and depth are checked before the path is split, so an absurd path costs no more than reading it. The
+    /// path is split on its `/` bytes and each component keeps its bytes exactly: names are compared as bytes, so
+    /// canonically equivalent spellings (a precomposed `é` and `e` plus a combining accent) stay distinct names.
     /// - Throws: ``TreeError/invalid(_:)`` naming the rule.
-    package static func components(of path: String) throws(TreeError) -> [String] {
+    package static func components(of path: String) throws(TreeError) -> [FileName] {
         let bytes = path.utf8
         guard !bytes.isEmpty else { throw refusal(.emptyPath, path, "an empty path") }
         guard bytes.count <= maxPathBytes else {
@@ -172,8 +176,12 @@ package enum TreeValidator {
         guard depth <= maxDepth else {
             throw refusal(.pathTooDeep, path, "a path of \(depth) components (at most \(maxDepth))")
         }
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        for part in parts { try check(name: part, at: path) }
+        // Split bytes, not characters: a `/` followed by a combining mark is one `Character` but still a separator.
+        let parts = bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).map {
+            FileName(bytes: Array($0))
+        }
+        // Each part is valid UTF-8: the path is, and it was cut only at ASCII bytes.
+        for part in parts { try check(name: part.string, at: path) }
         return parts
     }
 
@@ -206,7 +214,8 @@ package enum TreeValidator {
     ) throws(TreeError) -> ValidatedTree {
         let place = path.isEmpty ? "tree \(id.hex)" : path
         var entries: [TreeEntry] = []
-        var names = Set<String>()
+        // By bytes: `String` equality would take canonically equivalent names for one name.
+        var names = Set<[UInt8]>()
         var previousKey: [UInt8] = []
         var shape = TreeShape.empty
         var index = 0
@@ -230,7 +239,9 @@ package enum TreeValidator {
             let location = PathName.join(path, name)
             var key = Array(nameBytes)
             if mode == .directory { key.append(UInt8(ascii: "/")) }
-            guard names.insert(name).inserted else { throw refusal(.duplicateEntry, location, "a second entry '\(name)'") }
+            guard names.insert(Array(nameBytes)).inserted else {
+                throw refusal(.duplicateEntry, location, "a second entry '\(name)'")
+            }
             guard previousKey.isEmpty || previousKey.lexicographicallyPrecedes(key) else {
                 throw refusal(.unsortedEntries, location, "entries out of git's order")
             }
