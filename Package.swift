@@ -196,7 +196,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MesaSyncTests",
-            dependencies: ["MesaSync", "MesaStore", "MesaTree", "MesaCore", "MesaTesting"],
+            dependencies: ["MesaSync", "MesaStore", "MesaTree", "MesaCore", "MesaTesting", "MesaKit", "MesaWire"],
             swiftSettings: strictSettings
         ),
         .testTarget(
