@@ -200,7 +200,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MesaSyncTests",
-            dependencies: ["MesaSync", "MesaStore", "MesaTree", "MesaCore", "MesaTesting"],
+            dependencies: ["MesaSync", "MesaStore", "MesaTree", "MesaCore", "MesaTesting", "MesaKit", "MesaWire"],
             swiftSettings: strictSettings
         ),
         .testTarget(

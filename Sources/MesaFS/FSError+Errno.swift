@@ -25,8 +25,10 @@ extension FSError {
         case .source(let error):
             switch error {
             case .cancelled: .interrupted
+            // An upload's path the server would refuse (the upload pipeline reports it for the path it names).
+            case .invalidPath: .invalidArgument
             case .objectNotFound, .revisionNotFound, .corruptObject, .store, .tree, .remote, .shutDown,
-                .invalidArgument:
+                .invalidArgument, .pushRefused:
                 .ioError
             }
         case .exists: .fileExists

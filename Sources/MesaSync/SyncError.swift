@@ -22,6 +22,12 @@ package enum SyncError: Error, Sendable, Equatable, CustomStringConvertible {
     case shutDown
     /// The input is unusable.
     case invalidArgument(String)
+    /// A dirty path of an upload breaks a rule the server enforces (a `.git` component, a NUL or `/` in a name, a
+    /// path too long or too deep, a git metadata file as a symlink): the upload is refused before anything is built.
+    case invalidPath(path: String, failure: ValidationFailure)
+    /// The server refused a push (a 4xx other than a stale expectation, or a 5xx): sending it again as it is will
+    /// not help. `code` is Mesa's error code (`INVALID_TREE`, `RECORDS_RECLAIMED`, ...).
+    case pushRefused(status: Int?, code: String?, message: String)
 
     /// A message that says what failed.
     package var description: String {
@@ -35,6 +41,9 @@ package enum SyncError: Error, Sendable, Equatable, CustomStringConvertible {
         case .cancelled: "cancelled"
         case .shutDown: "the object source was shut down"
         case .invalidArgument(let message): message
+        case .invalidPath(let path, let failure): "the path '\(path)' cannot be uploaded: \(failure)"
+        case .pushRefused(let status, let code, let message):
+            "the server refused the push (\(status.map(String.init) ?? "no status") \(code ?? "")): \(message)"
         }
     }
 }
