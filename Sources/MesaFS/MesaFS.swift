@@ -310,22 +310,44 @@ package final class MesaFS: Sendable {
     /// `forget`: the kernel drops `count` references; the inode's record goes when nothing refers to it (its
     /// number stays reserved for its path). Never fails; unknown inodes are ignored.
     package func forget(_ inode: InodeNumber, count: UInt64) {
-        state.withLock { _ = $0.inodes.forget(inode, count: count) }
+        forget([(inode, count)])
     }
 
-    /// `batch_forget`: several forgets under one lock.
+    /// `batch_forget`: several forgets under one lock. An evicted inode of a removed local file (an orphan) takes
+    /// its overlay file with it.
     package func forget(_ items: [(inode: InodeNumber, count: UInt64)]) {
-        state.withLock { state in
-            for item in items { state.inodes.forget(item.inode, count: item.count) }
+        let released = state.withLock { state -> [LocalID] in
+            var released: [LocalID] = []
+            for item in items {
+                let content = state.inodes[item.inode]?.content
+                guard state.inodes.forget(item.inode, count: item.count), case .local(let id, _)? = content else {
+                    continue
+                }
+                if state.inodeOfNode[id] == item.inode { state.inodeOfNode[id] = nil }
+                if let orphan = state.local.orphans.removeValue(forKey: id), orphan.kind == .file {
+                    released.append(id)
+                }
+            }
+            return released
         }
+        for id in released { overlay?.remove(id) }
     }
 
     // MARK: Filesystem-wide calls
 
-    /// `statfs`: block size, no free space (read-only), the number of paths the session has named.
+    /// `statfs`: for a writable mount, the space of the filesystem that holds the state directory (where new
+    /// bytes go); for a read-only one, no free space and the number of paths the session has named.
     package func statfs() -> FilesystemStatistics {
         var statistics = FilesystemStatistics()
         statistics.files = UInt64(state.withLock { $0.inodes.slotCount } + 1)
+        if let space = overlay?.space(), space.blockSize > 0 {
+            statistics.blockSize = UInt32(clamping: space.blockSize)
+            statistics.blocks = space.blocks
+            statistics.freeBlocks = space.free
+            statistics.availableBlocks = space.available
+            statistics.files = space.files
+            statistics.freeFiles = space.freeFiles
+        }
         return statistics
     }
 

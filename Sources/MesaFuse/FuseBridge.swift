@@ -228,8 +228,16 @@ final class FuseBridge: Sendable {
             // With zero-message opens there is nothing to flush: ENOSYS makes the kernel stop sending flushes.
             let reply = FuseReply(adopting: handle)
             if fs.configuration.zeroMessageOpens { reply.error(.noFunction) } else { reply.success() }
-        case .fsync:
-            FuseReply(adopting: handle).success()
+        case .fsync(let inode):
+            // Blocking disk work (fsync of an overlay file and the journal) on the FUSE thread, never a wait on
+            // Swift concurrency.
+            let reply = FuseReply(adopting: handle)
+            do throws(FSError) {
+                try fs.fsync(inode)
+                reply.success()
+            } catch {
+                fail(reply, error, context)
+            }
         case .release(let file):
             fs.release(file)
             FuseReply(adopting: handle).success()

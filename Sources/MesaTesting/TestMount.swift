@@ -88,6 +88,8 @@ private let mountCounter = Atomic<Int>(0)
 ///   - backing: local, or remote through a counting fetcher.
 ///   - prefetch: prefetch settings (disabled by default, so fetch counts are exact).
 ///   - sourceConfiguration: memory and tree-fetch settings of the source.
+///   - writable: give MesaFS a state directory (journal and overlay), so the mount takes writes; implies a
+///     read-write mount.
 ///   - readOnly: mount `ro`, as `mesa mount` does while MesaFS has no write path; `false` mounts read-write so that
 ///     MesaFS, not the kernel, answers modifications.
 package func withTestMount<Result: Sendable>(
@@ -96,6 +98,7 @@ package func withTestMount<Result: Sendable>(
     prefetch: PrefetchConfiguration = .disabled,
     sourceConfiguration: SourceConfiguration = .default,
     readOnly: Bool = true,
+    writable: Bool = false,
     _ body: (TestMount) async throws -> Result
 ) async throws -> Result {
     FuseTestEnvironment.staleMountsSwept
@@ -119,7 +122,13 @@ package func withTestMount<Result: Sendable>(
     ])
     var configuration = FSConfiguration()
     configuration.prefetch = prefetch
-    let fs = MesaFS(layout: layout, configuration: configuration)
+    let stateDirectory = try TemporaryDirectory(prefix: "mesa-state")
+    let fs =
+        writable
+        ? try MesaFS(
+            layout: layout, configuration: configuration,
+            overlay: Overlay(directory: stateDirectory.appending("state")))
+        : MesaFS(layout: layout, configuration: configuration)
     let number = mountCounter.add(1, ordering: .relaxed).newValue
     let mountPoint = "\(FuseTestEnvironment.mountRoot)/mesa-fuse-\(getpid())-\(number)"
     try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
@@ -127,7 +136,7 @@ package func withTestMount<Result: Sendable>(
     var logger = Logger(label: "mesa.fuse.test")
     logger.logLevel = ProcessInfo.processInfo.environment["MESA_TEST_LOG"] == "1" ? .trace : .error
     var fuseConfiguration = FuseConfiguration()
-    fuseConfiguration.readOnly = readOnly
+    fuseConfiguration.readOnly = readOnly && !writable
     fuseConfiguration.debug = ProcessInfo.processInfo.environment["MESA_FUSE_DEBUG"] == "1"
     let session = try await FuseSession.mount(fs, at: mountPoint, configuration: fuseConfiguration, logger: logger)
     do {
@@ -136,9 +145,11 @@ package func withTestMount<Result: Sendable>(
             path: mountPoint, fs: fs, session: session, fixture: fixture, source: source, fetcher: fetcher)
         let result = try await body(mount)
         await session.shutdown()
+        withExtendedLifetime(stateDirectory) {}
         return result
     } catch {
         await session.shutdown()
+        withExtendedLifetime(stateDirectory) {}
         throw error
     }
 }

@@ -105,7 +105,7 @@ package struct UploadBuilder: Sendable {
         try await unpin(upload.keys)
     }
 
-    private func unpin(_ keys: [RecordKey]) async throws(SyncError) {
+    func unpin(_ keys: [RecordKey]) async throws(SyncError) {
         guard !keys.isEmpty else { return }
         let store = source.store
         try await source.pool.run { () throws(SyncError) in
@@ -123,7 +123,7 @@ package struct UploadBuilder: Sendable {
     /// level for what the store lacks.
     /// - Parameter pinned: receives the keys this call pinned (to unpin after the build).
     /// - Returns: the base tree id of each directory in `directories` that exists in the base as a directory.
-    private func loadBase(
+    func loadBase(
         _ base: Resolution,
         directories: Set<[FileName]>,
         pinned: inout [RecordKey]
@@ -289,7 +289,7 @@ package struct UploadBuilder: Sendable {
     }
 
     /// Runs a store call, converting its error at this edge.
-    private static func converting<T>(_ body: () throws(StoreError) -> T) throws(TreeError) -> T {
+    static func converting<T>(_ body: () throws(StoreError) -> T) throws(TreeError) -> T {
         do throws(StoreError) {
             return try body()
         } catch {
@@ -297,12 +297,12 @@ package struct UploadBuilder: Sendable {
         }
     }
 
-    private static func pin(_ keys: [RecordKey], in store: ContentStore) throws(TreeError) {
+    static func pin(_ keys: [RecordKey], in store: ContentStore) throws(TreeError) {
         try converting { () throws(StoreError) in try store.pin(keys) }
     }
 
     /// Stores in-memory bytes (a symlink target) as a pinned blob: chunks, then the manifest under the blob id.
-    private static func ingest(_ bytes: [UInt8], into store: ContentStore) throws(StoreError) -> (ObjectID, Manifest) {
+    static func ingest(_ bytes: [UInt8], into store: ContentStore) throws(StoreError) -> (ObjectID, Manifest) {
         var hasher = GitBlobHasher(size: Int64(bytes.count))
         bytes.withUnsafeBytes { hasher.update($0) }
         let blob = hasher.finalize()
