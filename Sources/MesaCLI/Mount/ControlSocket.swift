@@ -4,9 +4,9 @@ import Synchronization
 
 // The daemon's control socket (DESIGN.md section 5): a Unix stream socket in the runtime directory, mode 0600, on
 // which `mesa status`, `mesa stats`, `mesa sync`, `mesa unmount` and `mesa auth set-token` send one JSON request line
-// and read one JSON response line. One dedicated thread accepts and serves connections one at a time (requests are
-// small and rare); the handler is async and runs on a Task while that thread waits on a semaphore, which is this
-// thread's own, never a cooperative-pool thread.
+// and read one JSON response line. One dedicated thread accepts; each connection is served on a thread of its own (a
+// `mesa sync` may wait for uploads while `status` or `unmount` must answer); the handler is async and runs on a Task
+// while that thread waits on a semaphore, which is that thread's own, never a cooperative-pool thread.
 
 /// A control request.
 struct ControlRequest: Codable, Equatable {
@@ -14,6 +14,10 @@ struct ControlRequest: Codable, Equatable {
     var command: String
     /// The new credential for `set-token`.
     var token: String?
+    /// `sync`: only this repository (`org/repo` or `repo`).
+    var repository: String?
+    /// `sync`: seconds to wait at most.
+    var timeout: Double?
 }
 
 /// A control response.
@@ -59,7 +63,11 @@ final class ControlServer: Sendable {
                     if errno == EINTR { continue }
                     return
                 }
-                Self.serve(client, handler: handler)
+                // Each connection on its own thread: a `mesa sync` waiting for uploads must not hold up `status`
+                // or `unmount`.
+                let connection = Thread { Self.serve(client, handler: handler) }
+                connection.name = "mesa.control.client"
+                connection.start()
             }
         }
         thread.name = "mesa.control"

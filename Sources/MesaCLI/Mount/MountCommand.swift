@@ -96,11 +96,22 @@ struct RuntimeOptions: ParsableArguments {
 
 /// `mesa status`.
 struct StatusCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show the running mount.")
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show the running mount: per repository its revision and change, pending files and bytes, last upload and error.")
     @OptionGroup var runtime: RuntimeOptions
+    @Flag(help: "Print the status as one JSON object.")
+    var json = false
 
     func run() throws {
         let response = try runtime.send(ControlRequest(command: "status"))
+        if json {
+            var object = response.details ?? [:]
+            object["message"] = response.message
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
         print(response.message)
         for (key, value) in (response.details ?? [:]).sorted(by: { $0.key < $1.key }) { print("\(key)\t\(value)") }
     }
@@ -119,10 +130,21 @@ struct StatsCommand: ParsableCommand {
 
 /// `mesa sync`.
 struct SyncCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "sync", abstract: "Upload pending edits of the running mount now.")
+    static let configuration = CommandConfiguration(
+        commandName: "sync",
+        abstract: "Upload the running mount's pending edits now; exits 0 only once every edit made before it is on the server.")
     @OptionGroup var runtime: RuntimeOptions
+    @Option(help: "Only this repository (org/repo or repo).")
+    var repo: String?
+    @Option(help: "Seconds to wait at most (default 300).")
+    var timeout: Double = 300
 
-    func run() throws { print(try runtime.send(ControlRequest(command: "sync")).message) }
+    func run() throws {
+        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+        let response = try runtime.send(ControlRequest(command: "sync", repository: repo, timeout: timeout))
+        guard response.ok else { throw ValidationError("sync failed: \(response.message)") }
+        print(response.message)
+    }
 }
 
 /// `mesa unmount`.

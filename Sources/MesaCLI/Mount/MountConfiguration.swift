@@ -35,6 +35,10 @@ struct MountConfiguration: Equatable {
     var gid: UInt32
     var mesaignorePath: String?
     var pollInterval: Duration
+    /// `MESA_SYNC_QUIET_MS`: edits upload after this long without another (default 1 s).
+    var syncQuiet: Duration = .milliseconds(1000)
+    /// `MESA_SYNC_MAX_DELAY_MS`: pending edits upload at the latest after this long (default 5 s).
+    var syncMaxDelay: Duration = .milliseconds(5000)
 
     /// Why a configuration was refused; the message names the variable and says what is expected.
     struct Invalid: Error, CustomStringConvertible, Equatable {
@@ -116,6 +120,13 @@ struct MountConfiguration: Equatable {
         let poll = try number("MESA_POLL_INTERVAL_MS", Int.self) ?? 2000
         guard poll >= 100 else { throw Invalid(description: "MESA_POLL_INTERVAL_MS must be at least 100") }
         pollInterval = .milliseconds(poll)
+        let quiet = try number("MESA_SYNC_QUIET_MS", Int.self) ?? 1000
+        let maxDelay = try number("MESA_SYNC_MAX_DELAY_MS", Int.self) ?? 5000
+        guard quiet >= 0, maxDelay >= quiet else {
+            throw Invalid(description: "MESA_SYNC_QUIET_MS must be >= 0 and MESA_SYNC_MAX_DELAY_MS >= MESA_SYNC_QUIET_MS")
+        }
+        syncQuiet = .milliseconds(quiet)
+        syncMaxDelay = .milliseconds(maxDelay)
         guard stateDirectory != cachePath, !stateDirectory.hasPrefix(cachePath + "/") else {
             throw Invalid(description: "MESA_STATE_DIR must not live inside MESA_CACHE_PATH (the cache is disposable)")
         }

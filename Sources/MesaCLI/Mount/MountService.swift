@@ -98,14 +98,15 @@ final class MountService: Sendable {
         prefetch.maxDepth = configuration.prefetchMaxDepth
         prefetch.maxConcurrency = configuration.prefetchMaxConcurrency
         prefetch.cachePressureLimit = configuration.prefetchCachePressureLimit
-        let fs = MesaFS(layout: layout, configuration: FSConfiguration(uid: configuration.uid, gid: configuration.gid, prefetch: prefetch))
+        // The journal and overlay files of this org's repositories: durable state, never in the cache.
+        let overlay = try Overlay(directory: configuration.stateDirectory + "/journal/" + org)
+        let fs = try MesaFS(
+            layout: layout, configuration: FSConfiguration(uid: configuration.uid, gid: configuration.gid, prefetch: prefetch),
+            overlay: overlay)
         // Resolved, with their root trees, before the mount is ready (with the protocol check each sync client makes
         // first), so the first path walk into a repository starts with its trees.
         await fs.prepareRepositories()
-        var fuseConfiguration = FuseConfiguration()
-        // MesaFS answers every write with EROFS until the write path lands; saying so to the kernel spares a
-        // getattr per file read (see FuseConfiguration.readOnly).
-        fuseConfiguration.readOnly = true
+        let fuseConfiguration = FuseConfiguration()
         let session = try await FuseSession.mount(
             fs, at: configuration.mountPoint, configuration: fuseConfiguration, logger: logger)
         try session.start()
@@ -114,8 +115,19 @@ final class MountService: Sendable {
         let pidPath = configuration.runtimeDirectory + "/mesa.pid"
         try "\(getpid())\n".write(toFile: pidPath, atomically: true, encoding: .utf8)
         let sourcesByPath = sources
+        var defaultBookmarks: [Int: String] = [:]
+        for repo in repos {
+            if let index = layout.index(of: RepositoryPath(organization: org, name: repo.name)) {
+                defaultBookmarks[index] = repo.defaultBookmark
+            }
+        }
+        let pipeline = UploadPipeline(
+            fs: fs, mesa: mesa, defaultBookmarks: defaultBookmarks, quiet: configuration.syncQuiet,
+            maxDelay: configuration.syncMaxDelay, committer: (name: "mesa mount", email: "mount@\(org).mesa.local"),
+            logger: logger)
+        await pipeline.start()
         let control = try ControlServer(path: socketPath) { [self] request in
-            await handle(request, session: session, fs: fs, cache: cache, sources: sourcesByPath)
+            await handle(request, session: session, fs: fs, cache: cache, sources: sourcesByPath, pipeline: pipeline)
         }
         ready("mounted \(repos.count) repositories of \(org) at \(configuration.mountPoint)")
 
@@ -123,9 +135,11 @@ final class MountService: Sendable {
         let poller = Task { await poll(session: session, fetchers: fetchersByPath, layout: layout) }
         await waitForStop()
         poller.cancel()
+        await pipeline.stop()
         control.stop()
         await session.shutdown()
         try? FileManager.default.removeItem(atPath: pidPath)
+        overlay.close()
         try? cache.close()
         if !configuration.cacheEnabled { try? FileManager.default.removeItem(atPath: cachePath) }
         logger.info("unmounted")
@@ -171,14 +185,30 @@ final class MountService: Sendable {
 
     private func handle(
         _ request: ControlRequest, session: FuseSession, fs: MesaFS, cache: ContentStore,
-        sources: [RepositoryPath: StoreObjectSource]
+        sources: [RepositoryPath: StoreObjectSource], pipeline: UploadPipeline
     ) async -> ControlResponse {
         switch request.command {
         case "status":
-            return ControlResponse(
-                ok: true, message: "mounted at \(configuration.mountPoint)",
-                details: ["mount_point": configuration.mountPoint, "repositories": sources.keys.map(\.description).sorted().joined(separator: ","),
-                    "server": configuration.baseURL, "pid": "\(getpid())"])
+            var details = [
+                "mount_point": configuration.mountPoint,
+                "repositories": sources.keys.map(\.description).sorted().joined(separator: ","),
+                "server": configuration.baseURL, "pid": "\(getpid())",
+            ]
+            for index in fs.layout.repositories.indices {
+                let path = fs.layout.repositories[index].path
+                let pending = fs.pendingChanges(repository: index)
+                let status = await pipeline.status(of: index)
+                let resolution = fs.currentResolution(of: path)
+                details["\(path).revision"] = fs.layout.repositories[index].revision.description.isEmpty
+                    ? "default bookmark" : fs.layout.repositories[index].revision.description
+                details["\(path).change_id"] = resolution.map { "\($0.change)" } ?? "not resolved yet"
+                details["\(path).commit"] = resolution?.commit?.hex ?? "none"
+                details["\(path).pending_files"] = "\(pending.files)"
+                details["\(path).pending_bytes"] = "\(pending.bytes)"
+                details["\(path).last_upload"] = status.lastUpload.map { ISO8601DateFormatter().string(from: $0) } ?? "never"
+                details["\(path).last_error"] = status.lastError ?? "none"
+            }
+            return ControlResponse(ok: true, message: "mounted at \(configuration.mountPoint)", details: details)
         case "stats":
             let store = cache.stats()
             var totals = SourceStatistics()
@@ -205,7 +235,22 @@ final class MountService: Sendable {
                     "opens": "\(fsStatistics.opens)", "fuse_requests": "\(session.requestsReceived)",
                 ])
         case "sync":
-            return ControlResponse(ok: true, message: "nothing to upload: this mount is read-only for now", details: nil)
+            var index: Int?
+            if let name = request.repository {
+                index = fs.layout.repositories.firstIndex {
+                    $0.path.description == name || $0.path.name == name
+                }
+                guard index != nil else {
+                    return ControlResponse(ok: false, message: "no repository \(name) in this mount", details: nil)
+                }
+            }
+            let timeout = Duration.milliseconds(Int64((request.timeout ?? 300) * 1000))
+            switch await pipeline.sync(repository: index, timeout: timeout) {
+            case .success:
+                return ControlResponse(ok: true, message: "every edit made before this sync is on the server", details: nil)
+            case .failure(let failure):
+                return ControlResponse(ok: false, message: failure.description, details: nil)
+            }
         case "unmount":
             requestStop()
             return ControlResponse(ok: true, message: "unmounting \(configuration.mountPoint)", details: nil)

@@ -25,7 +25,13 @@ package final class Overlay: Sendable {
     /// - Throws: ``FSError/overlay(_:_:)`` when the directory cannot be made, ``FSError/journal(_:)``.
     package init(directory: String) throws(FSError) {
         self.directory = directory
-        for path in [directory, directory + "/overlay"] where mkdir(path, 0o700) != 0 && Glibc.errno != EEXIST {
+        var parents: [String] = []
+        var prefix = ""
+        for component in directory.split(separator: "/") {
+            prefix += (prefix.isEmpty && !directory.hasPrefix("/") ? "" : "/") + component
+            parents.append(prefix)
+        }
+        for path in parents + [directory + "/overlay"] where mkdir(path, 0o700) != 0 && Glibc.errno != EEXIST {
             let code = Errno(rawValue: Glibc.errno)
             throw .overlay(code, "cannot create the state directory \(path): \(code)")
         }

@@ -29,7 +29,8 @@ package struct NodeUpload: Sendable, Hashable {
 }
 
 extension UploadBuilder {
-    /// Builds a new commit of the change `base` shows whose root tree is `root` (a ``UploadItem/directory(key:entries:)``
+    /// Builds a new commit of the change `base` shows whose root tree is `root` (the message is the base commit's,
+    /// the change's description, when `message` is `nil`) (a ``UploadItem/directory(key:entries:)``
     /// or an existing tree).
     ///
     /// New content is chunked into the source's store, pinned, as are the new trees and the commit, until
@@ -37,7 +38,7 @@ extension UploadBuilder {
     /// - Throws: ``SyncError/invalidArgument(_:)`` for a name or signature the server would refuse, store, tree and
     ///   remote failures (the base commit may have to be fetched). On failure nothing stays pinned.
     package func build(
-        base: Resolution, root: UploadItem, message: String, committer: Signature
+        base: Resolution, root: UploadItem, message: String?, committer: Signature
     ) async throws(SyncError) -> NodeUpload {
         do throws(TreeError) {
             try TreeValidator.check(signatureName: committer.name, email: committer.email, role: "committer")
@@ -68,7 +69,7 @@ extension UploadBuilder {
     }
 
     private static func write(
-        _ root: UploadItem, base: Resolution, message: String, committer: Signature, repository: MesaRepository,
+        _ root: UploadItem, base: Resolution, message: String?, committer: Signature, repository: MesaRepository,
         keys: inout UploadKeys
     ) throws(SyncError) -> NodeUpload {
         var ids: [Int64: ObjectID?] = [:]
@@ -93,7 +94,7 @@ extension UploadBuilder {
             let old = try base.commit.map { id throws(TreeError) in try repository.commit(id) }
             let commit = try repository.createCommit(
                 tree: rootTree, parents: old?.parents ?? [], author: old?.author ?? committer, committer: committer,
-                message: message, changeID: change)
+                message: message ?? old?.message ?? "", changeID: change)
             let commitKey = RecordKey(.commit, object: commit)
             try pin([commitKey], in: repository.store)
             keys.commit = commitKey

@@ -1,0 +1,191 @@
+import Foundation
+import Logging
+import MesaCore
+import MesaFS
+import MesaKit
+import MesaSync
+import MesaTree
+
+// The upload pipeline of a writable mount (DESIGN.md section 5). It watches the filesystem's generation (every
+// change stamps a new one); once changes have been quiet for `quiet`, or pending for `maxDelay`, or when `mesa sync`
+// asks, it snapshots each repository's changed nodes, builds a new commit of the shown change from them
+// (UploadBuilder: new content chunked into the store and pinned, trees along changed paths only), and sends it with
+// one `have` and one streaming push (Uploader). A pushed snapshot is acknowledged in the journal; changes made
+// during the upload carry newer generations and go in the next batch. A failed upload leaves everything in the
+// journal and is retried with back-off; a conflict (the change moved on the server) is reported and kept.
+
+/// The uploads of one mount.
+actor UploadPipeline {
+    /// What `mesa status` shows of one repository's uploads.
+    struct RepositoryStatus: Sendable {
+        /// The generation the last acknowledged upload covered.
+        var uploadedGeneration: Int64 = 0
+        /// When the last upload was acknowledged.
+        var lastUpload: Date?
+        /// Why the last attempt failed, if it did.
+        var lastError: String?
+        /// Bytes the last upload sent.
+        var lastBytesSent: Int64 = 0
+    }
+
+    private let fs: MesaFS
+    private let mesa: Mesa
+    private let defaultBookmarks: [Int: String]
+    private let quiet: Duration
+    private let maxDelay: Duration
+    private let logger: Logger
+    private let committer: (name: String, email: String)
+    private var statuses: [Int: RepositoryStatus] = [:]
+    private var lastSeen: Int64 = 0
+    private var lastChange = ContinuousClock.now
+    private var firstPending: ContinuousClock.Instant?
+    private var syncRequested = false
+    private var failures = 0
+    private var retryAt: ContinuousClock.Instant?
+    private var loop: Task<Void, Never>?
+
+    init(
+        fs: MesaFS, mesa: Mesa, defaultBookmarks: [Int: String], quiet: Duration, maxDelay: Duration,
+        committer: (name: String, email: String), logger: Logger
+    ) {
+        self.fs = fs
+        self.mesa = mesa
+        self.defaultBookmarks = defaultBookmarks
+        self.quiet = quiet
+        self.maxDelay = maxDelay
+        self.committer = committer
+        self.logger = logger
+        lastSeen = fs.generation
+        for index in fs.layout.repositories.indices where fs.hasPendingChanges(repository: index) {
+            firstPending = .now  // edits pending from an earlier session: upload them once quiet
+        }
+    }
+
+    /// Starts watching.
+    func start() {
+        guard loop == nil else { return }
+        loop = Task { await self.run() }
+    }
+
+    /// Stops watching (unmount); an upload in flight is cancelled and stays pending in the journal.
+    func stop() {
+        loop?.cancel()
+        loop = nil
+    }
+
+    private func run() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(50))
+            let generation = fs.generation
+            let now = ContinuousClock.now
+            if generation != lastSeen {
+                lastSeen = generation
+                lastChange = now
+                if firstPending == nil { firstPending = now }
+            }
+            guard let first = firstPending else { continue }
+            let due = syncRequested || now - lastChange >= quiet || now - first >= maxDelay
+            guard due else { continue }
+            if let retryAt, now < retryAt, !syncRequested { continue }
+            syncRequested = false
+            let succeeded = await uploadAll()
+            if succeeded {
+                failures = 0
+                retryAt = nil
+                if fs.layout.repositories.indices.allSatisfy({ !fs.hasPendingChanges(repository: $0) }) {
+                    firstPending = nil
+                }
+            } else {
+                failures += 1
+                retryAt = .now + .milliseconds(min(30_000, 250 << min(failures, 7)))
+            }
+        }
+    }
+
+    /// Uploads every repository with pending changes, one after another.
+    /// - Returns: whether every one succeeded.
+    private func uploadAll() async -> Bool {
+        var succeeded = true
+        for index in fs.layout.repositories.indices where fs.hasPendingChanges(repository: index) {
+            if !(await upload(repository: index)) { succeeded = false }
+        }
+        return succeeded
+    }
+
+    private func upload(repository index: Int) async -> Bool {
+        guard let snapshot = fs.pendingUpload(repository: index) else { return true }
+        let repository = fs.layout.repositories[index]
+        guard let source = repository.source as? StoreObjectSource else {
+            record(index, error: "the repository's source cannot take uploads")
+            return false
+        }
+        do {
+            let builder = try UploadBuilder(source: source)
+            let signature = Signature(name: committer.name, email: committer.email, time: Int64(Date().timeIntervalSince1970))
+            let built = try await builder.build(base: snapshot.base, root: snapshot.root, message: nil, committer: signature)
+            defer { Task { try? await builder.release(built.upload) } }
+            let uploader = Uploader(
+                mesa: mesa, repo: repository.path.name, store: source.store,
+                defaultBookmark: defaultBookmarks[index] ?? "main")
+            let report = try await uploader.send(built.upload)
+            switch report.outcome {
+            case .pushed(let commit):
+                try fs.acknowledge(
+                    snapshot, ids: built.ids, change: built.upload.change, commit: commit, rootTree: built.upload.rootTree,
+                    commitTime: signature.time)
+                var status = statuses[index, default: RepositoryStatus()]
+                status.uploadedGeneration = snapshot.generation
+                status.lastUpload = Date()
+                status.lastError = nil
+                status.lastBytesSent = report.bytesSent
+                statuses[index] = status
+                logger.info(
+                    "uploaded", metadata: ["repo": "\(repository.path)", "commit": "\(commit)", "files": "\(snapshot.files)",
+                        "bytes_sent": "\(report.bytesSent)"])
+                return true
+            case .conflict(let current, _):
+                record(
+                    index,
+                    error: "the change moved on the server (now at \(current.map(\.hex) ?? "none")); the edits stay in the "
+                        + "journal until they are reconciled")
+                return false
+            }
+        } catch {
+            record(index, error: "\(error)")
+            return false
+        }
+    }
+
+    private func record(_ index: Int, error: String) {
+        statuses[index, default: RepositoryStatus()].lastError = error
+        logger.warning("upload failed", metadata: ["repo": "\(fs.layout.repositories[index].path)", "error": "\(error)"])
+    }
+
+    /// Waits until every change made before this call is on the server (uploading at once), or fails with the
+    /// reason: a repository's upload failed, or `timeout` passed.
+    /// - Parameter repository: only this repository (layout index), or all.
+    func sync(repository: Int?, timeout: Duration) async -> Result<Void, MountFailure> {
+        let target = fs.generation
+        let indices = repository.map { [$0] } ?? Array(fs.layout.repositories.indices)
+        let waiting = indices.filter { fs.hasPendingChanges(repository: $0) }
+        guard !waiting.isEmpty else { return .success(()) }
+        for index in waiting { statuses[index, default: RepositoryStatus()].lastError = nil }
+        syncRequested = true
+        if firstPending == nil { firstPending = .now }
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let remaining = waiting.filter { (statuses[$0]?.uploadedGeneration ?? 0) < target }
+            if remaining.isEmpty { return .success(()) }
+            for index in remaining {
+                if let error = statuses[index]?.lastError {
+                    return .failure(MountFailure(description: "\(fs.layout.repositories[index].path): \(error)"))
+                }
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return .failure(MountFailure(description: "not every edit was uploaded within \(timeout); they stay pending"))
+    }
+
+    /// A repository's upload status.
+    func status(of index: Int) -> RepositoryStatus { statuses[index] ?? RepositoryStatus() }
+}
