@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: build `mesa`, start an embedded `mesa serve` on a free port, import a demo repository (this project's
 # own git history) through the sync protocol, read it back over the REST API, mount every repository of the org with
-# `mesa mount --daemonize` (FUSE; needs /dev/fuse and root or user_allow_other), and keep serving until Ctrl-C.
+# `mesa mount --daemonize` (FUSE; needs /dev/fuse and root or user_allow_other), write a file through the mount,
+# `mesa sync` it and read it back over REST, and keep serving until Ctrl-C.
 #
 #   scripts/demo.sh            data in $MESA_DEMO_DIR (default: a new directory under /tmp)
 set -euo pipefail
@@ -52,6 +53,13 @@ if [[ -w /dev/fuse ]] && "$mesa" mount --daemonize; then
     mounted=yes
     cmp "$MESA_MOUNT_POINT/local/demo/$file" <(git -C "$source_repo" show "$branch:$file")
     echo "demo: $file read through the mount equals git's copy"
+    # An edit with ordinary tools persists: `mesa sync` returns once it is on the server, and REST serves it.
+    note="edited through the mount at $(date -u +%FT%TZ)"
+    echo "$note" >"$MESA_MOUNT_POINT/local/demo/DEMO-EDIT.txt"
+    "$mesa" sync --timeout 60
+    [[ $(curl -sf -H "Authorization: Bearer $MESA_API_KEY" -H "Accept: application/octet-stream" \
+        "$url/v1/local/demo/content?path=DEMO-EDIT.txt") == "$note" ]]
+    echo "demo: DEMO-EDIT.txt written in the mount, synced, and read back over REST"
 else
     echo "demo: no usable /dev/fuse here, so the mount step is skipped (the server keeps running)"
 fi
@@ -61,6 +69,8 @@ fi
 The demo repository is mounted. In another shell:
 
   cd $MESA_MOUNT_POINT/local/demo && ls && grep -rn FastCDC Sources | head
+  echo hello > $MESA_MOUNT_POINT/local/demo/hello.txt     # uploaded after 1 s of quiet
+  MESA_RUNTIME_DIR=$MESA_RUNTIME_DIR $mesa status
   MESA_RUNTIME_DIR=$MESA_RUNTIME_DIR $mesa stats
 
 INFO
