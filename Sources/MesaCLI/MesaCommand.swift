@@ -11,7 +11,8 @@ struct MesaCommand: AsyncParsableCommand {
         subcommands: [
             VersionCommand.self, ServeCommand.self, RepoCommand.self, BookmarkCommand.self, LogCommand.self,
             TokenCommand.self, KeyCommand.self, GitImportCommand.self, MountCommand.self, StatusCommand.self,
-            StatsCommand.self, SyncCommand.self, UnmountCommand.self, AuthCommand.self, DebugCommand.self,
+            StatsCommand.self, SyncCommand.self, NewCommand.self, DescribeCommand.self, UnmountCommand.self,
+            AuthCommand.self, DebugCommand.self,
         ]
     )
 }

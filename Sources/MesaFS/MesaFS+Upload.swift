@@ -160,3 +160,18 @@ extension MesaFS {
     /// uploads until remote changes are reconciled (issue 11).
     package func hasLocalRoot(repository: Int) -> Bool { state.withLock { $0.local.roots[repository] != nil } }
 }
+
+extension MesaFS {
+    /// Moves a repository's base to another commit of the same tree (`mesa new` made a change on top of the shown
+    /// one, `mesa describe` evolved its message): local nodes stay as they are and upload into the new base's change.
+    /// - Throws: ``FSError/unknownRepository(_:)``, ``FSError/journal(_:)`` (nothing changes then).
+    package func rebase(_ path: RepositoryPath, to resolution: Resolution) throws(FSError) {
+        guard let index = layout.index(of: path) else { throw .unknownRepository(path) }
+        try state.withLock { (state) throws(FSError) in
+            if let root = state.local.roots[index] {
+                try record([.base(repository: path, root: root, resolution: resolution)])
+            }
+            state.resolutions[index] = resolution
+        }
+    }
+}

@@ -195,6 +195,69 @@ struct MountEndToEndTests {
         #expect(after.output == "written before the kill\n")
     }
 
+    /// `mesa new` uploads pending edits into the shown change, starts a change on top of it and moves the mount's
+    /// bookmark there; `mesa describe` sets the shown change's message. Another mount of the same repository sees
+    /// the edits after a sync plus one poll.
+    @Test func newAndDescribeMoveTheMountAndASecondMountSeesTheEdits() throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        #expect(try fixture.mesa(["mount", "-d"], extra: ["MESA_SYNC_QUIET_MS": "600000", "MESA_SYNC_MAX_DELAY_MS": "600000"]).status == 0)
+        let repo = fixture.mountPoint + "/local/demo"
+        func changeID() throws -> String {
+            let status = try JSONSerialization.jsonObject(with: Data(fixture.mesa(["status", "--json"]).standardOutput.utf8))
+            return (status as? [String: String])?["local/demo.change_id"] ?? ""
+        }
+        func bookmarkChange() throws -> String {
+            let answer = try Shell.run(
+                "curl -sf -H 'Authorization: Bearer \(fixture.server.adminKey)' '\(fixture.server.url)/v1/local/demo/bookmarks'")
+            let object = try JSONSerialization.jsonObject(with: Data(answer.output.utf8)) as? [String: Any]
+            let bookmarks = object?["bookmarks"] as? [[String: Any]] ?? []
+            return bookmarks.first { $0["name"] as? String == "main" }?["change_id"] as? String ?? ""
+        }
+        let first = try changeID()
+        #expect(try Shell.run("echo one > '\(repo)/one.txt'").status == 0)
+        let made = try fixture.mesa(["new", "-m", "second change"])
+        #expect(made.status == 0, "\(made.standardOutput)\(made.standardError)")
+        let second = try changeID()
+        #expect(second != first && !second.isEmpty)
+        #expect(try bookmarkChange() == second)
+        // The edit went into the first change, before the new one started.
+        let firstFiles = try Shell.run(
+            "curl -sf -H 'Authorization: Bearer \(fixture.server.adminKey)' -H 'Accept: application/octet-stream' "
+                + "'\(fixture.server.url)/v1/local/demo/content?path=one.txt&change_id=\(first)'")
+        #expect(firstFiles.output == "one\n", "\(firstFiles.error)")
+        #expect(try Shell.run("echo two > '\(repo)/two.txt'").status == 0)
+        let described = try fixture.mesa(["describe", "-m", "described in the mount"])
+        #expect(described.status == 0, "\(described.standardOutput)\(described.standardError)")
+        #expect(try changeID() == second)
+        let notInFirst = try Shell.run(
+            "curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer \(fixture.server.adminKey)' "
+                + "'\(fixture.server.url)/v1/local/demo/content?path=two.txt&change_id=\(first)'")
+        #expect(notInFirst.output == "404", "two.txt was written after `mesa new`: it belongs to the second change")
+        let change = try Shell.run(
+            "curl -sf -H 'Authorization: Bearer \(fixture.server.adminKey)' '\(fixture.server.url)/v1/local/demo/changes/\(second)'")
+        #expect(change.output.contains("described in the mount"), "\(change.output)")
+
+        // A second mount of the repository (its own cache and state) sees the edits, then later ones after a sync
+        // of the first mount and one poll.
+        var other = fixture.environment
+        for (key, name) in [("MESA_MOUNT_POINT", "mnt2"), ("MESA_CACHE_PATH", "cache2"), ("MESA_STATE_DIR", "state2"), ("MESA_RUNTIME_DIR", "run2")] {
+            other[key] = fixture.scratch.appending(name)
+        }
+        #expect(try MesaBinary.run(["mount", "-d"], environment: other).status == 0)
+        defer { _ = try? MesaBinary.run(["unmount"], environment: other) }
+        let otherRepo = fixture.scratch.appending("mnt2") + "/local/demo"
+        #expect(try String(contentsOfFile: otherRepo + "/two.txt", encoding: .utf8) == "two\n")
+        #expect(try Shell.run("echo three > '\(repo)/three.txt'").status == 0)
+        #expect(try fixture.mesa(["sync"]).status == 0)
+        var seen = false
+        for _ in 0..<50 where !seen {
+            usleep(100_000)
+            seen = (try? String(contentsOfFile: otherRepo + "/three.txt", encoding: .utf8)) == "three\n"
+        }
+        #expect(seen, "the second mount did not see the synced edit within 5 s (poll interval 300 ms)")
+    }
+
     @Test func aKilledDaemonLeavesNoStuckMountAfterUnmount() throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }

@@ -10,7 +10,7 @@ import Synchronization
 
 /// A control request.
 struct ControlRequest: Codable, Equatable {
-    /// `status`, `stats`, `sync`, `unmount` or `set-token`.
+    /// `status`, `stats`, `sync`, `new`, `describe`, `unmount` or `set-token`.
     var command: String
     /// The new credential for `set-token`.
     var token: String?
@@ -18,6 +18,8 @@ struct ControlRequest: Codable, Equatable {
     var repository: String?
     /// `sync`: seconds to wait at most.
     var timeout: Double?
+    /// `new`, `describe`: the change's message.
+    var message: String?
 }
 
 /// A control response.

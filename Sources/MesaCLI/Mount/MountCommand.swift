@@ -147,6 +147,41 @@ struct SyncCommand: ParsableCommand {
     }
 }
 
+/// `mesa new`.
+struct NewCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "new",
+        abstract: "Start a new change on top of the shown one (after uploading pending edits); the mount shows it.")
+    @OptionGroup var runtime: RuntimeOptions
+    @Option(name: .shortAndLong, help: "The new change's message.")
+    var message: String?
+    @Option(help: "The repository (org/repo or repo); needed when the mount shows several.")
+    var repo: String?
+
+    func run() throws {
+        let response = try runtime.send(ControlRequest(command: "new", repository: repo, message: message))
+        guard response.ok else { throw ValidationError("new failed: \(response.message)") }
+        print(response.message)
+    }
+}
+
+/// `mesa describe`.
+struct DescribeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "describe", abstract: "Set the message of the shown change (after uploading pending edits).")
+    @OptionGroup var runtime: RuntimeOptions
+    @Option(name: .shortAndLong, help: "The message.")
+    var message: String
+    @Option(help: "The repository (org/repo or repo); needed when the mount shows several.")
+    var repo: String?
+
+    func run() throws {
+        let response = try runtime.send(ControlRequest(command: "describe", repository: repo, message: message))
+        guard response.ok else { throw ValidationError("describe failed: \(response.message)") }
+        print(response.message)
+    }
+}
+
 /// `mesa unmount`.
 struct UnmountCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -121,13 +121,16 @@ final class MountService: Sendable {
                 defaultBookmarks[index] = repo.defaultBookmark
             }
         }
+        let bookmarks = defaultBookmarks
         let pipeline = UploadPipeline(
-            fs: fs, mesa: mesa, defaultBookmarks: defaultBookmarks, quiet: configuration.syncQuiet,
+            fs: fs, mesa: mesa, defaultBookmarks: bookmarks, quiet: configuration.syncQuiet,
             maxDelay: configuration.syncMaxDelay, committer: (name: "mesa mount", email: "mount@\(org).mesa.local"),
             logger: logger)
         await pipeline.start()
         let control = try ControlServer(path: socketPath) { [self] request in
-            await handle(request, session: session, fs: fs, cache: cache, sources: sourcesByPath, pipeline: pipeline)
+            await handle(
+                request, session: session, fs: fs, cache: cache, sources: sourcesByPath, pipeline: pipeline, mesa: mesa,
+                defaultBookmarks: bookmarks)
         }
         ready("mounted \(repos.count) repositories of \(org) at \(configuration.mountPoint)")
 
@@ -185,7 +188,8 @@ final class MountService: Sendable {
 
     private func handle(
         _ request: ControlRequest, session: FuseSession, fs: MesaFS, cache: ContentStore,
-        sources: [RepositoryPath: StoreObjectSource], pipeline: UploadPipeline
+        sources: [RepositoryPath: StoreObjectSource], pipeline: UploadPipeline, mesa: Mesa,
+        defaultBookmarks: [Int: String]
     ) async -> ControlResponse {
         switch request.command {
         case "status":
@@ -251,6 +255,9 @@ final class MountService: Sendable {
             case .failure(let failure):
                 return ControlResponse(ok: false, message: failure.description, details: nil)
             }
+        case "new", "describe":
+            return await changeCommand(
+                request, fs: fs, mesa: mesa, pipeline: pipeline, defaultBookmarks: defaultBookmarks)
         case "unmount":
             requestStop()
             return ControlResponse(ok: true, message: "unmounting \(configuration.mountPoint)", details: nil)
@@ -262,6 +269,69 @@ final class MountService: Sendable {
             return ControlResponse(ok: true, message: "the mount now uses the new credential", details: nil)
         default:
             return ControlResponse(ok: false, message: "unknown command '\(request.command)'", details: nil)
+        }
+    }
+
+    /// `mesa new` (a change on top of the shown one, which the mount then shows: its bookmark moves to it) and
+    /// `mesa describe` (the shown change's message). Both first upload every pending edit of the repository, so the
+    /// edits belong to the change they were made in.
+    private func changeCommand(
+        _ request: ControlRequest, fs: MesaFS, mesa: Mesa, pipeline: UploadPipeline, defaultBookmarks: [Int: String]
+    ) async -> ControlResponse {
+        let indices = fs.layout.repositories.indices.filter { index in
+            guard let name = request.repository else { return true }
+            let path = fs.layout.repositories[index].path
+            return path.description == name || path.name == name
+        }
+        guard indices.count == 1, let index = indices.first else {
+            let message =
+                indices.isEmpty
+                ? "no repository \(request.repository ?? "") in this mount"
+                : "this mount shows several repositories: name one with --repo"
+            return ControlResponse(ok: false, message: message, details: nil)
+        }
+        let repository = fs.layout.repositories[index]
+        if request.command == "describe", request.message == nil {
+            return ControlResponse(ok: false, message: "describe needs a message (-m)", details: nil)
+        }
+        let bookmark: String
+        switch repository.revision.kind {
+        case .defaultBookmark: bookmark = defaultBookmarks[index] ?? "main"
+        case .bookmark(let name): bookmark = name
+        case .change:
+            return ControlResponse(
+                ok: false, message: "\(repository.path) shows a fixed change (MESA_REPO_REVS): mount a bookmark to use \(request.command)",
+                details: nil)
+        }
+        if case .failure(let failure) = await pipeline.sync(repository: index, timeout: .seconds(300)) {
+            return ControlResponse(ok: false, message: "pending edits could not be uploaded first: \(failure)", details: nil)
+        }
+        guard let current = fs.currentResolution(of: repository.path), !current.change.isRoot else {
+            return ControlResponse(
+                ok: false, message: "\(repository.path) has no change yet: write something first", details: nil)
+        }
+        do {
+            let changes = mesa.changes(repository.path.name)
+            let change: Change
+            if request.command == "new" {
+                change = try await changes.create(base: current.change.description, message: request.message)
+                try await mesa.bookmarks(repository.path.name).move(bookmark, to: change.id)
+            } else {
+                change = try await changes.update(
+                    current.change.description, UpdateChangeRequest(message: request.message))
+            }
+            guard let id = ChangeID(parsing: change.id), let commit = ObjectID(hex: change.currentCommitOID) else {
+                return ControlResponse(ok: false, message: "the server answered a malformed change", details: nil)
+            }
+            try fs.rebase(
+                repository.path,
+                to: Resolution(
+                    revision: repository.revision, change: id, commit: commit, rootTree: current.rootTree,
+                    commitTime: Int64(Date().timeIntervalSince1970)))
+            let verb = request.command == "new" ? "now on a new change" : "described"
+            return ControlResponse(ok: true, message: "\(repository.path): \(verb) \(id)", details: ["change_id": "\(id)"])
+        } catch {
+            return ControlResponse(ok: false, message: "\(error)", details: nil)
         }
     }
 
