@@ -211,6 +211,8 @@ final class MountService: Sendable {
                 details["\(path).pending_bytes"] = "\(pending.bytes)"
                 details["\(path).last_upload"] = status.lastUpload.map { ISO8601DateFormatter().string(from: $0) } ?? "never"
                 details["\(path).last_error"] = status.lastError ?? "none"
+                details["\(path).last_upload_bytes_sent"] = "\(status.lastBytesSent)"
+                details["\(path).uploads"] = "\(status.uploads)"
             }
             return ControlResponse(ok: true, message: "mounted at \(configuration.mountPoint)", details: details)
         case "stats":

@@ -26,6 +26,8 @@ actor UploadPipeline {
         var lastError: String?
         /// Bytes the last upload sent.
         var lastBytesSent: Int64 = 0
+        /// Uploads acknowledged this session.
+        var uploads = 0
     }
 
     private let fs: MesaFS
@@ -138,6 +140,7 @@ actor UploadPipeline {
                 status.lastUpload = Date()
                 status.lastError = nil
                 status.lastBytesSent = report.bytesSent
+                status.uploads += 1
                 statuses[index] = status
                 logger.info(
                     "uploaded", metadata: ["repo": "\(repository.path)", "commit": "\(commit)", "files": "\(snapshot.files)",
