@@ -79,6 +79,8 @@ package final class MesaFS: Sendable {
             let time = Timestamp(seconds: Int64(info.st_mtim.tv_sec), nanoseconds: UInt32(info.st_mtim.tv_nsec))
             if node.modificationTime < time { state.local.nodes[id]?.modificationTime = time }
         }
+        let live = Set(state.local.nodes.values.filter { $0.kind == .file && $0.content == .overlay }.map(\.id))
+        overlay.removeFiles(notIn: live)
         self.state = Mutex(state)
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 package import MesaCore
 import SystemPackage
 import Synchronization
@@ -143,10 +144,21 @@ package final class Overlay: Sendable {
         }
     }
 
-    /// Makes the file's bytes durable (`fsync`).
+    /// Makes the file's bytes durable (`fsync`), and its name in the overlay directory (a file created since the
+    /// directory was last synced would otherwise be lost to a power cut with its bytes synced).
     package func sync(_ id: LocalID) throws(FSError) {
         try withDescriptor(id, "sync") { (descriptor) throws(Errno) in
             try Self.check(fsync(descriptor.rawValue))
+        }
+        let directory = open(self.directory + "/overlay", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directory >= 0 else {
+            let code = Errno(rawValue: Glibc.errno)
+            throw .overlay(code, "cannot open the overlay directory to sync it: \(code)")
+        }
+        defer { Glibc.close(directory) }
+        guard fsync(directory) == 0 else {
+            let code = Errno(rawValue: Glibc.errno)
+            throw .overlay(code, "cannot sync the overlay directory: \(code)")
         }
     }
 
@@ -193,6 +205,20 @@ package final class Overlay: Sendable {
         let descriptor = descriptors.withLock { $0.removeValue(forKey: id) }
         try? descriptor?.close()
         unlink(path(of: id))
+    }
+
+    /// Removes overlay files that no node of `live` owns: files of nodes removed while held open, copies a crash
+    /// interrupted, local-only files of an earlier session. Called once at start, before anything is served.
+    /// - Returns: how many files were removed.
+    @discardableResult
+    package func removeFiles(notIn live: Set<LocalID>) -> Int {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory + "/overlay") else { return 0 }
+        var removed = 0
+        for name in entries {
+            if let number = Int64(name), live.contains(LocalID(number)) { continue }
+            if unlink(directory + "/overlay/" + name) == 0 { removed += 1 }
+        }
+        return removed
     }
 
     /// Closes every descriptor (unmount).
