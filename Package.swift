@@ -222,7 +222,7 @@ let package = Package(
         .testTarget(
             name: "MesaCLITests",
             dependencies: [
-                "MesaCLI", "MesaTesting", "MesaCore",
+                "MesaCLI", "MesaTesting", "MesaCore", "MesaFS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings

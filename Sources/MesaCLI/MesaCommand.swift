@@ -1,5 +1,6 @@
 import ArgumentParser
 import MesaCore
+import MesaFS
 
 /// The `mesa` executable: parses arguments and runs services; no logic a test would want lives here.
 @main
@@ -12,7 +13,7 @@ struct MesaCommand: AsyncParsableCommand {
             VersionCommand.self, ServeCommand.self, RepoCommand.self, BookmarkCommand.self, LogCommand.self,
             TokenCommand.self, KeyCommand.self, GitImportCommand.self, MountCommand.self, StatusCommand.self,
             StatsCommand.self, SyncCommand.self, NewCommand.self, DescribeCommand.self, UnmountCommand.self,
-            AuthCommand.self, DebugCommand.self,
+            AuthCommand.self, DumpDefaultMesaignoreCommand.self, DebugCommand.self,
         ]
     )
 }
@@ -23,6 +24,18 @@ struct VersionCommand: ParsableCommand {
 
     func run() {
         print("mesa \(MesaVersion.current)")
+    }
+}
+
+/// `mesa dump-default-mesaignore`: the built-in rules, to start a file for `MESA_MESAIGNORE_PATH` from.
+struct DumpDefaultMesaignoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dump-default-mesaignore",
+        abstract: "Print the built-in .mesaignore rules used when MESA_MESAIGNORE_PATH is unset."
+    )
+
+    func run() {
+        print(IgnoreRules.defaultText, terminator: "")
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MesaCore
+import MesaFS
 import MesaTesting
 import Testing
 
@@ -47,6 +48,13 @@ import Testing
         let result = try MesaBinary.run(["version"])
         #expect(result.status == 0)
         #expect(result.standardOutput == "mesa \(MesaVersion.current)\n")
+    }
+
+    @Test func dumpDefaultMesaignorePrintsTheBuiltInRules() throws {
+        let result = try MesaBinary.run(["dump-default-mesaignore"])
+        #expect(result.status == 0)
+        #expect(result.standardOutput == IgnoreRules.defaultText)
+        #expect(result.standardOutput.split(separator: "\n").contains(".git"))
     }
 
     @Test func debugChunkPrintsTabSeparatedAndJSONLines() throws {
