@@ -12,9 +12,9 @@ import Synchronization
 extension MesaFS {
     /// The journal changes of one operation, written under the lock; a failed write leaves memory unchanged only
     /// when the caller applies its memory changes after this returns, so callers write first where they can.
-    func record(_ changes: [JournalChange]) throws(FSError) {
+    func record(_ changes: [JournalChange], _ local: LocalState) throws(FSError) {
         guard let overlay else { throw .readOnly }
-        try overlay.journal.write(changes)
+        try overlay.journal.write(local.journalable(changes))
     }
 
     /// The layout index of the repository whose root directory is `inode` (its parent is an organization).
@@ -111,7 +111,7 @@ extension MesaFS {
                     for (name, item) in node.entries { changes.append(.entry(directory: id, name: name, item: item)) }
                     made[number] = id
                 }
-                try self.record(changes)
+                try self.record(changes, local)
                 state.local = local
                 for (number, id) in made {
                     state.inodes.replaceContent(of: number, with: .local(id, .directory))
@@ -196,7 +196,7 @@ extension MesaFS {
                 default:
                     throw .isADirectory
                 }
-                try self.record(changes)
+                try self.record(changes, local)
                 state.local = local
                 state.inodes.replaceContent(of: inode, with: .local(id, state.local.nodes[id]?.kind ?? .file))
                 state.inodeOfNode[id] = inode

@@ -53,7 +53,7 @@ extension MesaFS {
             guard let root = state.local.roots[repository] else { return pending }
             var work = [root]
             while let id = work.popLast() {
-                guard let node = state.local.nodes[id], node.isDirty else { continue }
+                guard let node = state.local.nodes[id], node.isDirty, !node.ignored else { continue }
                 pending.nodes += 1
                 switch node.kind {
                 case .directory:
@@ -98,7 +98,7 @@ extension MesaFS {
                 case .clean(let kind, let id):
                     entries[name] = .existing(kind, id)
                 case .local(let child, _):
-                    guard let childNode = local.nodes[child] else { continue }
+                    guard let childNode = local.nodes[child], !childNode.ignored else { continue }
                     entries[name] = item(of: childNode, in: local, overlay: overlay, upload: &upload)
                 }
             }
@@ -150,7 +150,7 @@ extension MesaFS {
                 changes.append(
                     .base(repository: layout.repositories[upload.repository].path, root: root, resolution: resolution))
             }
-            try record(changes)
+            try record(changes, local)
             state.local = local
             state.resolutions[upload.repository] = resolution
         }
@@ -169,7 +169,7 @@ extension MesaFS {
         guard let index = layout.index(of: path) else { throw .unknownRepository(path) }
         try state.withLock { (state) throws(FSError) in
             if let root = state.local.roots[index] {
-                try record([.base(repository: path, root: root, resolution: resolution)])
+                try record([.base(repository: path, root: root, resolution: resolution)], state.local)
             }
             state.resolutions[index] = resolution
         }

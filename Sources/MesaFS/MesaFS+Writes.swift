@@ -98,15 +98,16 @@ extension MesaFS {
         parent: InodeNumber, name: FileName, kind: LocalKind, permissions: UInt32, target: [UInt8],
         exclusive: Bool, _ overlay: Overlay
     ) async throws(FSError) -> EntryAttributes {
-        try Self.checkStorable(name)
         let (directory, repository) = try await localDirectory(parent)
+        let ignored = isIgnored(parent: parent, directory: directory, name: name, isDirectory: kind == .directory)
+        if !ignored { try Self.checkStorable(name) }
         let now = Timestamp.now
         let id = state.withLock { $0.local.allocate() }
         if kind == .file { try overlay.create(id) }
         do throws(FSError) {
             return try insertNode(
                 id, parent: parent, directory: directory, repository: repository, name: name, kind: kind,
-                permissions: permissions, target: target, time: now)
+                permissions: permissions, target: target, time: now, ignored: ignored)
         } catch {
             if kind == .file { overlay.remove(id) }
             throw error
@@ -117,7 +118,7 @@ extension MesaFS {
     /// a name that appeared meanwhile, `create` without `O_EXCL` included, is ``FSError/exists``).
     private func insertNode(
         _ id: LocalID, parent: InodeNumber, directory: LocalID, repository: Int, name: FileName, kind: LocalKind,
-        permissions: UInt32, target: [UInt8], time now: Timestamp
+        permissions: UInt32, target: [UInt8], time now: Timestamp, ignored: Bool
     ) throws(FSError) -> EntryAttributes {
         try state.withLock { (state) throws(FSError) -> EntryAttributes in
             guard var parentNode = state.local.nodes[directory] else { throw .notFound }
@@ -127,6 +128,7 @@ extension MesaFS {
                 id: id, parent: directory, kind: kind, permissions: permissions, time: now,
                 generation: local.generation)
             node.target = target
+            node.ignored = ignored
             parentNode.entries[name] = .local(id, kind)
             parentNode.modificationTime = now
             local.nodes[directory] = parentNode
@@ -134,7 +136,7 @@ extension MesaFS {
             var changes: [JournalChange] = [.entry(directory: directory, name: name, item: .local(id, kind))]
             changes += local.touch(id)
             changes += [.node(local.nodes[id]!), .node(local.nodes[directory]!)]
-            try self.record(changes)
+            try self.record(changes, local)
             state.local = local
             let inode = state.inodes.loadNew(
                 parent: parent, name: name, content: .local(id, kind), repository: repository,
@@ -146,6 +148,13 @@ extension MesaFS {
             let record = state.inodes[inode.number] ?? inode
             return EntryAttributes(attributes: attributes(of: record), timeout: timeout(of: record))
         }
+    }
+
+    /// Whether a new entry stays local: inside a local-only directory, or matched by the ignore rules.
+    private func isIgnored(parent: InodeNumber, directory: LocalID, name: FileName, isDirectory: Bool) -> Bool {
+        if state.withLock({ $0.local.nodes[directory]?.ignored }) == true { return true }
+        guard let path = pathInRepository(of: parent) else { return false }
+        return ignoreRules.isIgnored(path + [name], isDirectory: isDirectory)
     }
 
     // MARK: Content
@@ -177,7 +186,7 @@ extension MesaFS {
             var local = state.local
             local.nodes[id] = node
             let changes = local.touch(id)
-            try self.record(changes)
+            try self.record(changes, local)
             state.local = local
             refreshRecord(&state, id)
         }
@@ -226,7 +235,7 @@ extension MesaFS {
             local.nodes[id] = node
             var journal = local.touch(id)
             journal.append(.node(local.nodes[id]!))
-            try self.record(journal)
+            try self.record(journal, local)
             state.local = local
             refreshRecord(&state, id)
             return true
@@ -280,7 +289,7 @@ extension MesaFS {
             }
             changes += local.touch(directoryID)
             changes.append(.node(local.nodes[directoryID]!))
-            try self.record(changes)
+            try self.record(changes, local)
             state.local = local
             state.inodes.removeName(parent: parent, name: name)
             refreshRecord(&state, directoryID)
@@ -295,12 +304,20 @@ extension MesaFS {
         guard flags.subtracting(.noReplace).isEmpty else {
             throw .invalidArgument("rename supports RENAME_NOREPLACE only (not RENAME_EXCHANGE or RENAME_WHITEOUT)")
         }
-        try Self.checkStorable(newName)
         let source = try record(parent)
         let target = try record(newParent)
         guard source.repository == target.repository else { throw .crossRepository }
         let (sourceID, _) = try await localDirectory(parent)
         let (targetID, _) = try await localDirectory(newParent)
+        let movedIsDirectory = state.withLock { state -> Bool in
+            switch state.local.nodes[sourceID]?.entries[name] {
+            case .clean(let kind, _)?: kind.isDirectory
+            case .local(_, let kind)?: kind == .directory
+            case nil: false
+            }
+        }
+        let targetIgnored = isIgnored(parent: newParent, directory: targetID, name: newName, isDirectory: movedIsDirectory)
+        if !targetIgnored { try Self.checkStorable(newName) }
         let files = try state.withLock { (state) throws(FSError) -> [LocalID] in
             guard var local = Optional(state.local), let item = local.nodes[sourceID]?.entries[name] else {
                 throw .notFound
@@ -346,13 +363,15 @@ extension MesaFS {
             changes.append(.entry(directory: targetID, name: newName, item: item))
             if case .local(let moved, _) = item {
                 local.nodes[moved]?.parent = targetID
+                // Across the `.mesaignore` boundary the subtree starts or stops being tracked.
+                changes += local.setIgnored(moved, targetIgnored)
                 changes += local.touch(moved)
                 changes.append(.node(local.nodes[moved]!))
             }
             changes += local.touch(sourceID)
             changes += local.touch(targetID)
             changes += [.node(local.nodes[sourceID]!), .node(local.nodes[targetID]!)]
-            try self.record(changes)
+            try self.record(changes, local)
             state.local = local
             state.inodes.moveName(parent: parent, name: name, to: newParent, newName: newName)
             refreshRecord(&state, sourceID)

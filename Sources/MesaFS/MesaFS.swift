@@ -29,6 +29,8 @@ package final class MesaFS: Sendable {
     /// The state directory of a writable mount (journal and overlay files); `nil` for a read-only one, which
     /// refuses every modification with EROFS.
     package let overlay: Overlay?
+    /// Which new paths stay local (`.mesaignore`; the built-in rules unless `MESA_MESAIGNORE_PATH` names a file).
+    package let ignoreRules: IgnoreRules
     let state: Mutex<State>
 
     struct State: Sendable {
@@ -50,6 +52,7 @@ package final class MesaFS: Sendable {
         self.configuration = configuration
         prefetcher = Prefetcher(configuration: configuration.prefetch)
         overlay = nil
+        ignoreRules = .default
         state = Mutex(
             State(
                 inodes: InodeTable(mountTime: configuration.mountTime),
@@ -57,13 +60,18 @@ package final class MesaFS: Sendable {
     }
 
     /// Creates a writable filesystem whose local changes live in `overlay`: the journal's nodes are restored, so
-    /// every edit pending from an earlier session shows again, each repository at the base it was edited on.
+    /// every edit pending from an earlier session shows again, each repository at the base it was edited on. New
+    /// paths that `ignoreRules` match stay local (never journaled or uploaded).
     /// - Throws: ``FSError/journal(_:)`` when the journal cannot be read.
-    package init(layout: MountLayout, configuration: FSConfiguration = .default, overlay: Overlay) throws(FSError) {
+    package init(
+        layout: MountLayout, configuration: FSConfiguration = .default, overlay: Overlay,
+        ignoreRules: IgnoreRules = .default
+    ) throws(FSError) {
         self.layout = layout
         self.configuration = configuration
         prefetcher = Prefetcher(configuration: configuration.prefetch)
         self.overlay = overlay
+        self.ignoreRules = ignoreRules
         let snapshot = try overlay.journal.load()
         var state = State(
             inodes: InodeTable(mountTime: configuration.mountTime), resolutions: layout.repositories.map(\.resolution))

@@ -126,6 +126,8 @@ struct MountEndToEndTests {
             chmod +x README.md
             ln -s ../README.md new/link
             head -c 2000000 /dev/urandom > new/big.bin
+            (cd new && git init -q && git add -A && git -c user.name=t -c user.email=t@t.test commit -qm local)
+            echo swap > .README.md.swp
             """
         for directory in [repo, reference] {
             let result = try Shell.run("cd '\(directory)' && sh -c '\(edits.replacingOccurrences(of: "'", with: "'\\''"))'")
@@ -135,6 +137,9 @@ struct MountEndToEndTests {
         // directories, so the reference drops the one `rm -r` left (the mount keeps it locally until restart).
         #expect(try Shell.run("cp '\(repo)/new/big.bin' '\(reference)/new/big.bin'").status == 0)
         #expect(try Shell.run("find '\(reference)' -depth -type d -empty -delete").status == 0)
+        // `.mesaignore`'s built-in rules keep `.git` and editor swap files local: never uploaded.
+        #expect(try Shell.run("rm -rf '\(reference)/new/.git' '\(reference)/.README.md.swp'").status == 0)
+        #expect(try Shell.run("git -C '\(repo)/new' log --oneline | wc -l").output.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
         let sync = try fixture.mesa(["sync", "--timeout", "60"])
         #expect(sync.status == 0, "\(sync.standardOutput)\(sync.standardError)")
         let status = try #require(

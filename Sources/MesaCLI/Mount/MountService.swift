@@ -102,7 +102,7 @@ final class MountService: Sendable {
         let overlay = try Overlay(directory: configuration.stateDirectory + "/journal/" + org)
         let fs = try MesaFS(
             layout: layout, configuration: FSConfiguration(uid: configuration.uid, gid: configuration.gid, prefetch: prefetch),
-            overlay: overlay)
+            overlay: overlay, ignoreRules: IgnoreRules.load(path: configuration.mesaignorePath))
         // Resolved, with their root trees, before the mount is ready (with the protocol check each sync client makes
         // first), so the first path walk into a repository starts with its trees.
         await fs.prepareRepositories()

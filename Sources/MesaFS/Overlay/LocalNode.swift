@@ -85,6 +85,9 @@ package struct LocalNode: Sendable, Hashable {
     package var generation: Int64
     /// The generation its last acknowledged upload covered, and the object id it was uploaded as.
     package var uploaded: Uploaded?
+    /// Local only (`.mesaignore`): never in the journal, never uploaded, gone when the daemon restarts. Everything
+    /// below an ignored directory is ignored.
+    package var ignored = false
 
     /// What an upload acknowledged for a node.
     package struct Uploaded: Sendable, Hashable {

@@ -43,6 +43,11 @@ struct LocalState: Sendable {
     mutating func touch(_ id: LocalID) -> [JournalChange] {
         generation += 1
         var changes: [JournalChange] = []
+        if nodes[id]?.ignored == true {
+            // A local-only node changes nothing that uploads: its ancestors stay as they are.
+            nodes[id]?.generation = generation
+            return []
+        }
         var current: LocalID? = id
         while let number = current, var node = nodes[number] {
             let wasDirty = node.isDirty
@@ -83,6 +88,40 @@ struct LocalState: Sendable {
             files.append(id)
         }
         return (changes, files)
+    }
+
+    /// The changes among `changes` that belong in the journal: none about local-only (ignored) nodes.
+    func journalable(_ changes: [JournalChange]) -> [JournalChange] {
+        changes.filter { change in
+            switch change {
+            case .node(let node): return !node.ignored
+            case .entry(let directory, _, let item):
+                if nodes[directory]?.ignored == true { return false }
+                if case .local(let id, _)? = item, node(id)?.ignored == true { return false }
+                return true
+            case .removeNode, .base: return true
+            }
+        }
+    }
+
+    /// Marks a subtree local-only or tracked (a rename across `.mesaignore`'s boundary).
+    /// - Returns: the journal changes: rows of a subtree that becomes tracked (written whole, and stamped dirty so
+    ///   it uploads), removals of one that becomes local-only.
+    mutating func setIgnored(_ id: LocalID, _ ignored: Bool) -> [JournalChange] {
+        guard var node = nodes[id], node.ignored != ignored else { return [] }
+        node.ignored = ignored
+        if !ignored {
+            generation += 1
+            node.generation = generation
+            node.uploaded = nil
+        }
+        nodes[id] = node
+        var changes: [JournalChange] = ignored ? [.removeNode(id)] : [.node(node)]
+        for (name, item) in node.entries {
+            if !ignored { changes.append(.entry(directory: id, name: name, item: item)) }
+            if case .local(let child, _) = item { changes += setIgnored(child, ignored) }
+        }
+        return changes
     }
 
     /// Whether `ancestor` is `id` or one of its parents.
