@@ -6,7 +6,7 @@ import MesaTesting
 import Testing
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 // The POSIX behaviour of a writable mount, one operation or errno per test, through raw system calls (issue 9,
@@ -384,6 +384,23 @@ struct PosixWriteTests {
             #expect(bytes == expected)
         }
     }
+
+    @Test func extendedAttributesCannotBeSet() async throws {
+        try await withTestMount(Fixtures.tree, writable: true) { mount in
+            let clean = mount.repositoryPath + "/README.md"
+            let directory = mount.repositoryPath + "/src"
+            let results = try await mount.blocking { () -> [Int32] in
+                let calls = try XattrCalls()
+                return [
+                    failure(calls.set(clean, "user.mesa", "v", 1, 0)),
+                    failure(calls.set(directory, "user.mesa", "v", 1, 0)),
+                    failure(calls.remove(clean, "user.mesa")), failure(calls.get(clean, "user.mesa", nil, 0)),
+                    failure(calls.list(clean, nil, 0)),
+                ]
+            }
+            #expect(results == [ENOTSUP, ENOTSUP, ENODATA, ENODATA, 0])
+        }
+    }
 }
 
 /// Names, directories and links: mkdir, rmdir, rename in every form, symlink, link, mknod, long and illegal names.
@@ -595,6 +612,24 @@ struct PosixNamespaceTests {
             }
             #expect(results == [EILSEQ, EILSEQ, EILSEQ, EILSEQ, EILSEQ, EILSEQ, EILSEQ])
             #expect(try await mount.run("ls", "-A", in: root).output.lowercased().contains(".git") == false)
+        }
+    }
+
+    @Test func theMountRootAndOrganizationsCannotChange() async throws {
+        try await withTestMount(Fixtures.tree, writable: true) { mount in
+            let organization = mount.path + "/acme"
+            let results = try await mount.blocking { () -> [Int32] in
+                [
+                    failure(mkdir(mount.path + "/other", 0o755)),
+                    failure(open(organization + "/file", O_CREAT | O_WRONLY, 0o644)),
+                    failure(mkdir(organization + "/other", 0o755)),
+                    failure(rename(organization + "/demo", organization + "/renamed")),
+                    failure(rmdir(organization + "/demo")),
+                    failure(rename(mount.repositoryPath + "/README.md", organization + "/README.md")),
+                ]
+            }
+            #expect(results == [EPERM, EPERM, EPERM, EPERM, EPERM, EXDEV])
+            #expect(try await mount.run("ls", organization).output == "demo\n")
         }
     }
 }
