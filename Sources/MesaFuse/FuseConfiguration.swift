@@ -56,6 +56,11 @@ package struct FuseConfiguration: Sendable, Hashable {
             let bit = UInt32(capability)
             if capable & bit != 0 { connection.pointee.want |= bit }
         }
+        // libfuse asks for FUSE_CAP_ATOMIC_O_TRUNC by default: the kernel then leaves `open(O_TRUNC)`'s truncation to
+        // the open request. Zero-message opens answer the first open with ENOSYS and get no more open requests, so
+        // the truncation would be lost (a clean file opened with O_TRUNC kept its bytes). Without the capability the
+        // kernel sends a `setattr` of size 0 after the open, which MesaFS applies like `ftruncate`.
+        connection.pointee.want &= ~UInt32(FUSE_CAP_ATOMIC_O_TRUNC)
         connection.pointee.max_background = UInt32(maxBackground)
         connection.pointee.congestion_threshold = UInt32(maxBackground) * 3 / 4
     }

@@ -77,7 +77,7 @@ struct SemanticsDocTests {
 
 /// glibc's xattr calls, which Swift's Glibc module does not export (sys/xattr.h is not in its module map), looked up
 /// with `dlsym` so the test needs no C shim of its own.
-private struct XattrCalls {
+struct XattrCalls {
     typealias Get = @convention(c) (UnsafePointer<CChar>, UnsafePointer<CChar>, UnsafeMutableRawPointer?, Int) -> Int
     typealias List = @convention(c) (UnsafePointer<CChar>, UnsafeMutablePointer<CChar>?, Int) -> Int
     typealias Set = @convention(c) (UnsafePointer<CChar>, UnsafePointer<CChar>, UnsafeRawPointer?, Int, Int32) -> Int32
