@@ -71,6 +71,8 @@ package final class MesaFS: Sendable {
         for (path, entry) in snapshot.repositories {
             if let index = layout.index(of: path) { state.resolutions[index] = entry.base }
         }
+        overlay.removeFiles(
+            except: Set(state.local.nodes.values.filter { $0.kind == .file && $0.content == .overlay }.map(\.id)))
         for (id, node) in state.local.nodes where node.kind == .file && node.content == .overlay {
             // The overlay file is the truth for sizes and times written after the journal last recorded them.
             var info = stat()

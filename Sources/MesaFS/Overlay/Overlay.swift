@@ -1,3 +1,4 @@
+import Foundation
 package import MesaCore
 import SystemPackage
 import Synchronization
@@ -193,6 +194,16 @@ package final class Overlay: Sendable {
         let descriptor = descriptors.withLock { $0.removeValue(forKey: id) }
         try? descriptor?.close()
         unlink(path(of: id))
+    }
+
+    /// Removes every overlay file whose node is not in `live`: removed files the kernel still held when the last
+    /// session ended (orphans are never journaled, so their files would stay forever) and copies or creations a
+    /// crash interrupted before the journal named them. Runs once, before the filesystem serves anything.
+    package func removeFiles(except live: Set<LocalID>) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory + "/overlay") else { return }
+        for name in names where Int64(name).map({ !live.contains(LocalID($0)) }) ?? name.hasSuffix(".copy") {
+            unlink("\(directory)/overlay/\(name)")
+        }
     }
 
     /// Closes every descriptor (unmount).
