@@ -322,6 +322,9 @@ extension MesaFS {
             guard var local = Optional(state.local), let item = local.nodes[sourceID]?.entries[name] else {
                 throw .notFound
             }
+            // RENAME_NOREPLACE fails on any existing target, the source itself included, before the other checks
+            // (Linux's do_renameat2 answers EEXIST first).
+            if flags.contains(.noReplace), local.nodes[targetID]?.entries[newName] != nil { throw .exists }
             if sourceID == targetID, name == newName { return [] }
             let isDirectory: Bool =
                 switch item {
@@ -334,7 +337,6 @@ extension MesaFS {
             var changes: [JournalChange] = []
             var removedFiles: [LocalID] = []
             if let existing = local.nodes[targetID]?.entries[newName] {
-                guard !flags.contains(.noReplace) else { throw .exists }
                 let existingIsDirectory: Bool
                 var existingEmpty = true
                 switch existing {
