@@ -3,6 +3,7 @@
 # disk in the same run. Every mount figure includes `mesa sync` (the edits are on the server when the clock stops).
 #
 #   Benchmarks/write-bench.sh [--large-mib N] [--small-files N] [--tree-files N] [--build debug|release]
+#                             [--mesa PATH (a built binary; no build)]
 #
 # Steps:
 #   sequential write of a large file (dd, 1 MiB blocks, fsync) through the mount vs into the state directory's disk;
@@ -13,19 +14,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
-large_mib=1024 small_files=1000 tree_files=5000 build=release
+large_mib=1024 small_files=1000 tree_files=5000 build=release mesa=
 while [[ $# -gt 0 ]]; do
     case $1 in
     --large-mib) large_mib=$2; shift 2 ;;
     --small-files) small_files=$2; shift 2 ;;
     --tree-files) tree_files=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
+    --mesa) mesa=$2; shift 2 ;;
     *) echo "write-bench: unknown argument $1" >&2; exit 2 ;;
     esac
 done
-scripts/bootstrap.sh
-swift build -c "$build" --product mesa >/dev/null
-mesa=$PWD/.build/$build/mesa
+if [[ -z $mesa ]]; then
+    scripts/bootstrap.sh
+    swift build -c "$build" --product mesa >/dev/null
+    mesa=$PWD/.build/$build/mesa
+fi
 work=$(mktemp -d /var/tmp/mesa-write-bench.XXXXXX)
 "$mesa" serve --data-dir "$work/server" --listen 127.0.0.1:0 >"$work/serve.log" 2>&1 &
 server=$!

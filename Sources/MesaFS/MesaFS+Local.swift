@@ -17,6 +17,33 @@ extension MesaFS {
         try overlay.journal.write(local.journalable(changes))
     }
 
+    /// Writes an operation's journal changes after the operation changed `local` in place (moved out of the state
+    /// with ``State/takeLocal()``, so nothing is copied). If the journal refuses, `local` is reloaded from the
+    /// journal, which is the truth, keeping the local-only nodes and counters of memory: memory never holds a
+    /// change the journal lacks.
+    func commit(_ changes: [JournalChange], _ local: inout LocalState) throws(FSError) {
+        do throws(FSError) {
+            try record(changes, local)
+        } catch {
+            if let overlay, let snapshot = try? overlay.journal.load() {
+                var reloaded = LocalState(snapshot: snapshot, layout: layout)
+                reloaded.nextID = max(reloaded.nextID, local.nextID)
+                reloaded.generation = max(reloaded.generation, local.generation)
+                reloaded.orphans = local.orphans
+                for node in local.nodes.values where node.ignored {
+                    reloaded.nodes[node.id] = node
+                    if let parent = node.parent, let name = local.nodes[parent]?.entries.first(where: {
+                        $0.value == .local(node.id, node.kind)
+                    })?.key {
+                        reloaded.nodes[parent]?.entries[name] = .local(node.id, node.kind)
+                    }
+                }
+                local = reloaded
+            }
+            throw error
+        }
+    }
+
     /// The layout index of the repository whose root directory is `inode` (its parent is an organization).
     func repositoryRootIndex(_ record: Inode, state: State) -> Int? {
         guard let parent = state.inodes[record.parent], case .organization = parent.content else { return nil }
@@ -78,7 +105,17 @@ extension MesaFS {
                         return false
                     }
                 }
-                var local = state.local
+                // The top of the chain hangs below a local directory or is the repository root; every listing is
+                // here. Checked before anything changes, so the loop below cannot stop half way.
+                guard let top = chain.last, let topRecord = state.inodes[top.0],
+                    chain.allSatisfy({ listings[$0.1] != nil })
+                else { return false }
+                if repositoryRootIndex(topRecord, state: state) == nil {
+                    guard case .local(_, .directory)? = state.inodes[topRecord.parent]?.content else { return false }
+                }
+                var local = state.takeLocal()  // moved out: changed in place, never copied
+                var committed = false
+                defer { if !committed { swap(&state.local, &local) } }
                 var changes: [JournalChange] = []
                 var made: [InodeNumber: LocalID] = [:]
                 for (number, tree) in chain.reversed() {
@@ -111,8 +148,9 @@ extension MesaFS {
                     for (name, item) in node.entries { changes.append(.entry(directory: id, name: name, item: item)) }
                     made[number] = id
                 }
-                try self.record(changes, local)
-                state.local = local
+                try self.commit(changes, &local)
+                swap(&state.local, &local)
+                committed = true
                 for (number, id) in made {
                     state.inodes.replaceContent(of: number, with: .local(id, .directory))
                     state.inodeOfNode[id] = number
@@ -169,7 +207,9 @@ extension MesaFS {
             }
             let applied = try state.withLock { (state) throws(FSError) -> Bool in
                 guard let record = state.inodes[inode] else { throw .unknownInode(inode) }
-                var local = state.local
+                var local = state.takeLocal()  // moved out: changed in place, never copied
+                var committed = false
+                defer { if !committed { swap(&state.local, &local) } }
                 var changes: [JournalChange] = []
                 switch record.content {
                 case .local(let existing, _):
@@ -196,8 +236,9 @@ extension MesaFS {
                 default:
                     throw .isADirectory
                 }
-                try self.record(changes, local)
-                state.local = local
+                try self.commit(changes, &local)
+                swap(&state.local, &local)
+                committed = true
                 state.inodes.replaceContent(of: inode, with: .local(id, state.local.nodes[id]?.kind ?? .file))
                 state.inodeOfNode[id] = inode
                 refreshRecord(&state, id)

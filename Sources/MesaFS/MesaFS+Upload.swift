@@ -133,7 +133,9 @@ extension MesaFS {
         commitTime: Int64
     ) throws(FSError) {
         try state.withLock { (state) throws(FSError) in
-            var local = state.local
+            var local = state.takeLocal()  // moved out: changed in place, never copied
+            var committed = false
+            defer { if !committed { swap(&state.local, &local) } }
             var changes: [JournalChange] = []
             for (key, generation) in upload.generations {
                 let id = LocalID(key)
@@ -150,8 +152,9 @@ extension MesaFS {
                 changes.append(
                     .base(repository: layout.repositories[upload.repository].path, root: root, resolution: resolution))
             }
-            try record(changes, local)
-            state.local = local
+            try self.commit(changes, &local)
+            swap(&state.local, &local)
+            committed = true
             state.resolutions[upload.repository] = resolution
         }
     }

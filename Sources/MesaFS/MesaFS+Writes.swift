@@ -121,23 +121,25 @@ extension MesaFS {
         permissions: UInt32, target: [UInt8], time now: Timestamp, ignored: Bool
     ) throws(FSError) -> EntryAttributes {
         try state.withLock { (state) throws(FSError) -> EntryAttributes in
-            guard var parentNode = state.local.nodes[directory] else { throw .notFound }
-            guard parentNode.entries[name] == nil else { throw .exists }
-            var local = state.local
+            guard state.local.nodes[directory] != nil else { throw .notFound }
+            guard state.local.nodes[directory]?.entries[name] == nil else { throw .exists }
+            var local = state.takeLocal()  // moved out: changed in place, never copied
+            var committed = false
+            defer { if !committed { swap(&state.local, &local) } }
             var node = LocalNode(
                 id: id, parent: directory, kind: kind, permissions: permissions, time: now,
                 generation: local.generation)
             node.target = target
             node.ignored = ignored
-            parentNode.entries[name] = .local(id, kind)
-            parentNode.modificationTime = now
-            local.nodes[directory] = parentNode
+            local.nodes[directory]?.entries[name] = .local(id, kind)
+            local.nodes[directory]?.modificationTime = now
             local.nodes[id] = node
             var changes: [JournalChange] = [.entry(directory: directory, name: name, item: .local(id, kind))]
             changes += local.touch(id)
             changes += [.node(local.nodes[id]!), .node(local.nodes[directory]!)]
-            try self.record(changes, local)
-            state.local = local
+            try self.commit(changes, &local)
+            swap(&state.local, &local)
+            committed = true
             let inode = state.inodes.loadNew(
                 parent: parent, name: name, content: .local(id, kind), repository: repository,
                 size: kind == .symlink ? Int64(target.count) : 0, time: now.seconds)
@@ -183,11 +185,14 @@ extension MesaFS {
                 refreshRecord(&state, id)
                 return
             }
-            var local = state.local
+            var local = state.takeLocal()  // moved out: changed in place, never copied
+            var committed = false
+            defer { if !committed { swap(&state.local, &local) } }
             local.nodes[id] = node
             let changes = local.touch(id)
-            try self.record(changes, local)
-            state.local = local
+            try self.commit(changes, &local)
+            swap(&state.local, &local)
+            committed = true
             refreshRecord(&state, id)
         }
     }
@@ -231,12 +236,15 @@ extension MesaFS {
             case .at(let time): node.accessTime = time
             case nil: break
             }
-            var local = state.local
+            var local = state.takeLocal()  // moved out: changed in place, never copied
+            var committed = false
+            defer { if !committed { swap(&state.local, &local) } }
             local.nodes[id] = node
             var journal = local.touch(id)
             journal.append(.node(local.nodes[id]!))
-            try self.record(journal, local)
-            state.local = local
+            try self.commit(journal, &local)
+            swap(&state.local, &local)
+            committed = true
             refreshRecord(&state, id)
             return true
         }
@@ -257,8 +265,7 @@ extension MesaFS {
     ) async throws(FSError) {
         let (directoryID, _) = try await localDirectory(parent)
         let files = try state.withLock { (state) throws(FSError) -> [LocalID] in
-            guard var parentNode = state.local.nodes[directoryID] else { throw .notFound }
-            guard let item = parentNode.entries[name] else { throw .notFound }
+            guard let item = state.local.nodes[directoryID]?.entries[name] else { throw .notFound }
             switch item {
             case .clean(let kind, let tree):
                 if directory {
@@ -276,21 +283,23 @@ extension MesaFS {
                     throw .isADirectory
                 }
             }
-            var local = state.local
-            parentNode.entries[name] = nil
-            parentNode.modificationTime = .now
-            local.nodes[directoryID] = parentNode
+            var local = state.takeLocal()  // moved out: changed in place, never copied
+            var committed = false
+            defer { if !committed { swap(&state.local, &local) } }
+            local.nodes[directoryID]?.entries[name] = nil
+            local.nodes[directoryID]?.modificationTime = .now
             var changes: [JournalChange] = [.entry(directory: directoryID, name: name, item: nil)]
             var removedFiles: [LocalID] = []
             if case .local(let id, _) = item {
-                let (more, files) = local.remove(id, held: heldNodes(state))
+                let (more, files) = local.remove(id, held: { state.isHeld($0) })
                 changes += more
                 removedFiles = files
             }
             changes += local.touch(directoryID)
             changes.append(.node(local.nodes[directoryID]!))
-            try self.record(changes, local)
-            state.local = local
+            try self.commit(changes, &local)
+            swap(&state.local, &local)
+            committed = true
             state.inodes.removeName(parent: parent, name: name)
             refreshRecord(&state, directoryID)
             return removedFiles
@@ -319,9 +328,10 @@ extension MesaFS {
         let targetIgnored = isIgnored(parent: newParent, directory: targetID, name: newName, isDirectory: movedIsDirectory)
         if !targetIgnored { try Self.checkStorable(newName) }
         let files = try state.withLock { (state) throws(FSError) -> [LocalID] in
-            guard var local = Optional(state.local), let item = local.nodes[sourceID]?.entries[name] else {
-                throw .notFound
-            }
+            var local = state.takeLocal()  // moved out: changed in place, never copied
+            var committed = false
+            defer { if !committed { swap(&state.local, &local) } }
+            guard let item = local.nodes[sourceID]?.entries[name] else { throw .notFound }
             // RENAME_NOREPLACE fails on any existing target, the source itself included, before the other checks
             // (Linux's do_renameat2 answers EEXIST first).
             if flags.contains(.noReplace), local.nodes[targetID]?.entries[newName] != nil { throw .exists }
@@ -351,7 +361,7 @@ extension MesaFS {
                 if !isDirectory, existingIsDirectory { throw .isADirectory }
                 if existingIsDirectory, !existingEmpty { throw .notEmpty }
                 if case .local(let id, _) = existing {
-                    let (more, files) = local.remove(id, held: heldNodes(state))
+                    let (more, files) = local.remove(id, held: { state.isHeld($0) })
                     changes += more
                     removedFiles = files
                 }
@@ -373,23 +383,15 @@ extension MesaFS {
             changes += local.touch(sourceID)
             changes += local.touch(targetID)
             changes += [.node(local.nodes[sourceID]!), .node(local.nodes[targetID]!)]
-            try self.record(changes, local)
-            state.local = local
+            try self.commit(changes, &local)
+            swap(&state.local, &local)
+            committed = true
             state.inodes.moveName(parent: parent, name: name, to: newParent, newName: newName)
             refreshRecord(&state, sourceID)
             refreshRecord(&state, targetID)
             return removedFiles
         }
         if let overlay { for file in files { overlay.remove(file) } }
-    }
-
-    /// The local nodes whose inode the kernel or a handle holds (they become orphans when removed).
-    func heldNodes(_ state: State) -> Set<LocalID> {
-        var held = Set<LocalID>()
-        for (id, number) in state.inodeOfNode {
-            if case .local(id, _)? = state.inodes[number]?.content { held.insert(id) }
-        }
-        return held
     }
 
     // MARK: Durability

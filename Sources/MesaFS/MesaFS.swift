@@ -44,6 +44,20 @@ package final class MesaFS: Sendable {
         var local = LocalState()
         /// The inode loaded for each local node (kept while the inode's record is loaded).
         var inodeOfNode: [LocalID: InodeNumber] = [:]
+
+        /// Moves the local state out, leaving an empty one, so the caller changes its dictionaries in place (a
+        /// copy would cost O(local nodes) per operation). The caller puts it back on every path.
+        mutating func takeLocal() -> LocalState {
+            var taken = LocalState()
+            swap(&taken, &local)
+            return taken
+        }
+
+        /// Whether the kernel or a handle holds a local node's inode (it becomes an orphan when removed).
+        func isHeld(_ id: LocalID) -> Bool {
+            guard let number = inodeOfNode[id], case .local(id, _)? = inodes[number]?.content else { return false }
+            return true
+        }
     }
 
     /// Creates the filesystem of a layout. Nothing is resolved or fetched until the kernel asks.

@@ -70,10 +70,10 @@ struct LocalState: Sendable {
         return changes
     }
 
-    /// Removes a node and everything below it from the live set. Nodes listed in `held` become orphans (the kernel
-    /// holds them); the rest are gone.
+    /// Removes a node and everything below it from the live set. Nodes `held` says the kernel holds become orphans;
+    /// the rest are gone. O(subtree).
     /// - Returns: the journal changes and the removed file nodes (whose overlay files go).
-    mutating func remove(_ id: LocalID, held: Set<LocalID>) -> (changes: [JournalChange], files: [LocalID]) {
+    mutating func remove(_ id: LocalID, held: (LocalID) -> Bool) -> (changes: [JournalChange], files: [LocalID]) {
         guard let node = nodes.removeValue(forKey: id) else { return ([], []) }
         var changes: [JournalChange] = [.removeNode(id)]
         var files: [LocalID] = []
@@ -82,7 +82,7 @@ struct LocalState: Sendable {
             changes += more
             files += removed
         }
-        if held.contains(id) {
+        if held(id) {
             orphans[id] = node
         } else if node.kind == .file {
             files.append(id)
