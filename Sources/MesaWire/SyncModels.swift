@@ -222,8 +222,8 @@ public struct ChangeUpdate: Codable, Sendable, Equatable {
     public var expectedCommit: String?
     /// The new commit (already pushed in the stream or present on the server).
     public var commit: String
-    /// The parent change ids.
-    public var parents: [String]
+    /// The parent change ids; `nil` keeps an evolving change's parents as they are (a new change goes on the root).
+    public var parents: [String]?
 
     enum CodingKeys: String, CodingKey {
         case changeID = "change_id"
@@ -232,7 +232,7 @@ public struct ChangeUpdate: Codable, Sendable, Equatable {
     }
 
     /// Creates an update.
-    public init(changeID: String, expectedCommit: String?, commit: String, parents: [String]) {
+    public init(changeID: String, expectedCommit: String?, commit: String, parents: [String]?) {
         self.changeID = changeID
         self.expectedCommit = expectedCommit
         self.commit = commit
@@ -244,7 +244,7 @@ public struct ChangeUpdate: Codable, Sendable, Equatable {
         try container.encode(changeID, forKey: .changeID)
         try container.encode(expectedCommit, forKey: .expectedCommit)
         try container.encode(commit, forKey: .commit)
-        try container.encode(parents, forKey: .parents)
+        try container.encodeIfPresent(parents, forKey: .parents)
     }
 }
 

@@ -377,7 +377,18 @@ struct SyncOperations {
             if let header = commit.changeID, header != id {
                 throw APIError.badRequest("commit \(commitID) belongs to change \(header), not \(id)")
             }
-            let parents = try update.parents.map(RepoOperations.changeID)
+            let parents: [ChangeID]
+            if let named = update.parents {
+                parents = try named.map(RepoOperations.changeID)
+            } else {
+                // No parents named: an evolving change keeps its own, a new one goes on the root.
+                do throws(TreeError) {
+                    parents = try repository.change(id)?.parents ?? []
+                } catch {
+                    guard case .changeNotFound = error else { throw error }
+                    parents = []
+                }
+            }
             for parent in parents where !parent.isRoot && !newChanges.contains(parent) {
                 do throws(TreeError) {
                     _ = try repository.change(parent)

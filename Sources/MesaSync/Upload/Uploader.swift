@@ -6,10 +6,9 @@ package import MesaWire
 // Sending a built upload (docs/Protocol.md, `have` and the streaming `push`): one `have` over the upload's keys,
 // then one push of only the missing records, read from the store (where the build pinned them) as the body is sent.
 //
-// The transaction evolves the base change: expected commit the base commit, new commit the upload's. `parents` are
-// the change's parent change ids as they stand, because the server replaces a change's parents with what a push
-// names (an empty list would re-parent the change on the root); they are asked once with `GET changes/{id}` unless
-// the caller knows them. No bookmark moves: bookmarks name change ids, and an evolution keeps its id. An upload that
+// The transaction evolves the base change: expected commit the base commit, new commit the upload's, and no
+// `parents` (unless the caller names them), which the server reads as "keep the change's own": an evolution costs no
+// round trip to look them up (an empty list would re-parent the change on the root). No bookmark moves: bookmarks name change ids, and an evolution keeps its id. An upload that
 // starts a change (its base was the virtual root) creates it, and creates the bookmark the mount shows.
 //
 // Retries are idempotent. When the answer to an applied push is lost, the same upload sent again finds its records
@@ -42,8 +41,6 @@ package struct UploadReport: Sendable, Equatable {
 package struct Uploader: Sendable {
     /// The repository's sync client.
     package let sync: Mesa.Sync
-    /// The repository's changes (their parents, for an evolution's transaction).
-    package let changes: Mesa.Changes
     /// Where the uploads' records are (the store the builder wrote them to).
     package let store: ContentStore
     /// The bookmark an empty revision names (created when an upload starts a change on the virtual root).
@@ -55,7 +52,6 @@ package struct Uploader: Sendable {
         mesa: Mesa, repo: String, store: ContentStore, defaultBookmark: String = "main", pool: BlockingPool = .shared
     ) {
         sync = mesa.sync(repo)
-        changes = mesa.changes(repo)
         self.store = store
         self.defaultBookmark = defaultBookmark
         self.pool = pool
@@ -109,16 +105,8 @@ package struct Uploader: Sendable {
                 changes: [update],
                 bookmarks: bookmark.map { [BookmarkUpdate(name: $0, expectedChange: nil, change: update.changeID)] } ?? [])
         }
-        let parents: [String]
-        if let known {
-            parents = known.map(\.description)
-        } else {
-            do throws(KitError) {
-                parents = try await changes.get(upload.change.description).parents
-            } catch {
-                throw Self.map(error, operation: "change")
-            }
-        }
+        // Parents not known: the push names none, and the server keeps the change's own (no extra round trip).
+        let parents = known.map { $0.map(\.description) }
         return PushTransaction(
             changes: [
                 ChangeUpdate(
