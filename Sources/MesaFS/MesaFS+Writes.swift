@@ -22,6 +22,25 @@ extension MesaFS {
     /// ``FSError/invalidArgument(_:)``, ``FSError/notSupported(_:)``, ``FSError/source(_:)``,
     /// ``FSError/journal(_:)`` and ``FSError/overlay(_:_:)``. A failed modification changes nothing.
     package func modify(_ modification: Modification) async throws(FSError) -> ModificationResult {
+        let overlay = try validate(modification)
+        // Make what the modification touches local (a fetch may be needed), then apply it; a remote update or a
+        // concurrent writer between the two makes `apply` ask again.
+        for _ in 0..<8 {
+            if let result = try apply(modification, overlay) { return result }
+            try await prepare(modification)
+        }
+        throw .source(.invalidArgument("what \(modification.inodes) name changed during every attempt to modify it"))
+    }
+
+    /// ``modify(_:)`` answered at once, when everything it touches is local already (no fetch, nothing to
+    /// await), else `nil` (the caller then awaits ``modify(_:)``). Blocking disk work only (a pwrite, a journal
+    /// transaction): MesaFuse calls it on the FUSE thread, which spares a Task per write of a local file.
+    package func modifyIfReady(_ modification: Modification) throws(FSError) -> ModificationResult? {
+        try apply(modification, try validate(modification))
+    }
+
+    /// The checks every modification passes first; returns the overlay (a read-only filesystem refuses here).
+    private func validate(_ modification: Modification) throws(FSError) -> Overlay {
         for inode in modification.inodes { _ = try record(inode) }
         if let handle = modification.handle, handle != .inodeReads,
             state.withLock({ $0.handles[handle] }) == nil
@@ -30,57 +49,118 @@ extension MesaFS {
         }
         for name in modification.names where name.bytes.count > 255 { throw .nameTooLong }
         guard let overlay else { throw .readOnly }
+        if case .rename(let parent, _, let newParent, _, _) = modification,
+            try record(parent).repository != record(newParent).repository
+        {
+            throw .crossRepository
+        }
+        if case .link = modification { throw .notPermitted("hard links are not supported (a repository stores none)") }
+        if case .makeNode(_, _, let mode, _) = modification, mode & S_IFMT != S_IFREG {
+            throw .notPermitted("only regular files, directories and symbolic links can be stored")
+        }
+        if case .setAttributes(_, let changes, _) = modification {
+            if let uid = changes.uid, uid != configuration.uid { throw .notPermitted("files belong to the mount's owner") }
+            if let gid = changes.gid, gid != configuration.gid { throw .notPermitted("files belong to the mount's group") }
+        }
+        if case .allocate(_, _, let mode, let offset, let length) = modification {
+            guard mode == 0 else { throw .notSupported("fallocate supports mode 0 only") }
+            guard offset >= 0, length > 0 else { throw .invalidArgument("fallocate needs offset >= 0, length > 0") }
+        }
+        if case .write(_, _, let offset, _) = modification, offset < 0 {
+            throw .invalidArgument("negative write offset")
+        }
+        return overlay
+    }
+
+    /// Makes local what a modification needs local (awaiting the source for a directory's tree or a file's bytes).
+    private func prepare(_ modification: Modification) async throws(FSError) {
         switch modification {
         case .setAttributes(let inode, let changes, _):
-            return .attributes(try await setAttributes(inode, changes, overlay))
-        case .createFile(let parent, let name, let mode, let flags):
-            let entry = try await makeNode(
-                parent: parent, name: name, kind: .file, permissions: mode & 0o7777, target: [],
-                exclusive: flags.rawValue & O_EXCL != 0, overlay)
+            if try record(inode).content.nodeKind == .directory {
+                guard changes.size == nil else { throw .isADirectory }
+                _ = try await localDirectory(inode)
+            } else if let size = changes.size {
+                _ = try await localFile(inode, copy: true, truncating: size == 0)
+            } else {
+                _ = try await localFile(inode, copy: false)
+            }
+        case .createFile(let parent, _, _, _), .makeNode(let parent, _, _, _), .makeDirectory(let parent, _, _),
+            .makeSymlink(let parent, _, _), .unlink(let parent, _), .removeDirectory(let parent, _):
+            _ = try await localDirectory(parent)
+        case .rename(let parent, _, let newParent, _, _):
+            _ = try await localDirectory(parent)
+            _ = try await localDirectory(newParent)
+        case .write(let inode, _, _, _), .allocate(let inode, _, _, _, _):
+            _ = try await localFile(inode, copy: true)
+        case .link:
+            throw .notPermitted("hard links are not supported (a repository stores none)")
+        }
+    }
+
+    /// Applies a modification whose inodes are local, or answers `nil` when one is not (yet).
+    private func apply(_ modification: Modification, _ overlay: Overlay) throws(FSError) -> ModificationResult? {
+        switch modification {
+        case .setAttributes(let inode, let changes, _):
+            return try setAttributes(inode, changes, overlay).map { .attributes($0) }
+        case .createFile(let parent, let name, let mode, _):
+            guard let entry = try makeNode(
+                parent: parent, name: name, kind: .file, permissions: mode & 0o7777, target: [], overlay)
+            else { return nil }
             let opened =
                 configuration.zeroMessageOpens
                 ? OpenedHandle(handle: .inodeReads, keepCache: false)
                 : try open(entry.attributes.inode, flags: OpenFlags(rawValue: O_RDWR))
             return .created(entry, opened)
         case .makeNode(let parent, let name, let mode, _):
-            guard mode & S_IFMT == S_IFREG else {
-                throw .notPermitted("only regular files, directories and symbolic links can be stored")
-            }
-            return .entry(
-                try await makeNode(
-                    parent: parent, name: name, kind: .file, permissions: mode & 0o7777, target: [], exclusive: true,
-                    overlay))
+            return try makeNode(
+                parent: parent, name: name, kind: .file, permissions: mode & 0o7777, target: [], overlay
+            ).map { .entry($0) }
         case .makeDirectory(let parent, let name, let mode):
-            return .entry(
-                try await makeNode(
-                    parent: parent, name: name, kind: .directory, permissions: mode & 0o7777, target: [],
-                    exclusive: true, overlay))
+            return try makeNode(
+                parent: parent, name: name, kind: .directory, permissions: mode & 0o7777, target: [], overlay
+            ).map { .entry($0) }
         case .makeSymlink(let parent, let name, let target):
-            return .entry(
-                try await makeNode(
-                    parent: parent, name: name, kind: .symlink, permissions: 0o777, target: target, exclusive: true,
-                    overlay))
+            return try makeNode(
+                parent: parent, name: name, kind: .symlink, permissions: 0o777, target: target, overlay
+            ).map { .entry($0) }
         case .link:
             throw .notPermitted("hard links are not supported (a repository stores none)")
         case .unlink(let parent, let name):
-            try await remove(parent: parent, name: name, directory: false, overlay)
-            return .done
+            return try remove(parent: parent, name: name, directory: false, overlay) ? .done : nil
         case .removeDirectory(let parent, let name):
-            try await remove(parent: parent, name: name, directory: true, overlay)
-            return .done
+            return try remove(parent: parent, name: name, directory: true, overlay) ? .done : nil
         case .rename(let parent, let name, let newParent, let newName, let flags):
-            try await rename(parent: parent, name: name, to: newParent, newName: newName, flags: flags)
-            return .done
+            return try rename(parent: parent, name: name, to: newParent, newName: newName, flags: flags) ? .done : nil
         case .write(let inode, _, let offset, let bytes):
-            return .written(try await write(inode, offset: offset, bytes: bytes, overlay))
-        case .allocate(let inode, _, let mode, let offset, let length):
-            guard mode == 0 else { throw .notSupported("fallocate supports mode 0 only") }
-            guard offset >= 0, length > 0 else { throw .invalidArgument("fallocate needs offset >= 0, length > 0") }
-            let id = try await localFile(inode, copy: true)
+            guard let id = try readyFile(inode, copied: true) else { return nil }
+            let written = try overlay.write(id, at: offset, bytes)
+            try updateNode(id) { node in
+                node.size = max(node.size, offset + Int64(written))
+                node.modificationTime = .now
+            }
+            return .written(written)
+        case .allocate(let inode, _, _, let offset, let length):
+            guard let id = try readyFile(inode, copied: true) else { return nil }
             try overlay.allocate(id, offset: offset, length: length)
             try updateNode(id) { node in node.size = max(node.size, offset + length) }
             return .done
         }
+    }
+
+    /// The local directory an inode is, or `nil` when it is not local yet.
+    private func readyDirectory(_ inode: InodeNumber) throws(FSError) -> (id: LocalID, repository: Int)? {
+        let record = try record(inode)
+        guard case .local(let id, .directory) = record.content, let repository = record.repository else { return nil }
+        return (id, repository)
+    }
+
+    /// The local file or link an inode is (with its bytes in the overlay when `copied`), or `nil`.
+    private func readyFile(_ inode: InodeNumber, copied: Bool) throws(FSError) -> LocalID? {
+        let record = try record(inode)
+        guard case .local(let id, let kind) = record.content, kind != .directory else { return nil }
+        guard copied else { return id }
+        guard kind == .file, state.withLock({ $0.local.node(id)?.content }) == .overlay else { return nil }
+        return id
     }
 
     // MARK: Creating
@@ -96,9 +176,9 @@ extension MesaFS {
 
     private func makeNode(
         parent: InodeNumber, name: FileName, kind: LocalKind, permissions: UInt32, target: [UInt8],
-        exclusive: Bool, _ overlay: Overlay
-    ) async throws(FSError) -> EntryAttributes {
-        let (directory, repository) = try await localDirectory(parent)
+        _ overlay: Overlay
+    ) throws(FSError) -> EntryAttributes? {
+        guard let (directory, repository) = try readyDirectory(parent) else { return nil }
         let ignored = isIgnored(parent: parent, directory: directory, name: name, isDirectory: kind == .directory)
         if !ignored { try Self.checkStorable(name) }
         let now = Timestamp.now
@@ -161,19 +241,6 @@ extension MesaFS {
 
     // MARK: Content
 
-    private func write(_ inode: InodeNumber, offset: Int64, bytes: [UInt8], _ overlay: Overlay) async throws(FSError)
-        -> Int
-    {
-        guard offset >= 0 else { throw .invalidArgument("negative write offset") }
-        let id = try await localFile(inode, copy: true)
-        let written = try overlay.write(id, at: offset, bytes)
-        try updateNode(id) { node in
-            node.size = max(node.size, offset + Int64(written))
-            node.modificationTime = .now
-        }
-        return written
-    }
-
     /// Changes a local node under the lock, stamps it (and its ancestors) with a new generation, and records in
     /// the journal what became dirty.
     func updateNode(_ id: LocalID, _ body: (inout LocalNode) -> Void) throws(FSError) {
@@ -199,13 +266,7 @@ extension MesaFS {
 
     private func setAttributes(
         _ inode: InodeNumber, _ changes: AttributeChanges, _ overlay: Overlay
-    ) async throws(FSError) -> EntryAttributes {
-        if let uid = changes.uid, uid != configuration.uid {
-            throw .notPermitted("files belong to the mount's owner")
-        }
-        if let gid = changes.gid, gid != configuration.gid {
-            throw .notPermitted("files belong to the mount's group")
-        }
+    ) throws(FSError) -> EntryAttributes? {
         let current = try record(inode)
         let wantsChange = changes.mode != nil || changes.size != nil || changes.accessTime != nil
             || changes.modificationTime != nil
@@ -213,13 +274,16 @@ extension MesaFS {
         let id: LocalID
         if current.content.nodeKind == .directory {
             guard changes.size == nil else { throw .isADirectory }
-            id = try await localDirectory(inode).id
+            guard let directory = try readyDirectory(inode) else { return nil }
+            id = directory.id
         } else if let size = changes.size {
             guard size >= 0 else { throw .invalidArgument("negative size") }
-            id = try await localFile(inode, copy: true, truncating: size == 0)
+            guard let file = try readyFile(inode, copied: true) else { return nil }
+            id = file
             try overlay.truncate(id, to: size)
         } else {
-            id = try await localFile(inode, copy: false)
+            guard let file = try readyFile(inode, copied: false) else { return nil }
+            id = file
         }
         let now = Timestamp.now
         let persisted = try state.withLock { (state) throws(FSError) -> Bool in
@@ -262,8 +326,8 @@ extension MesaFS {
 
     private func remove(
         parent: InodeNumber, name: FileName, directory: Bool, _ overlay: Overlay
-    ) async throws(FSError) {
-        let (directoryID, _) = try await localDirectory(parent)
+    ) throws(FSError) -> Bool {
+        guard let (directoryID, _) = try readyDirectory(parent) else { return false }
         let files = try state.withLock { (state) throws(FSError) -> [LocalID] in
             guard let item = state.local.nodes[directoryID]?.entries[name] else { throw .notFound }
             switch item {
@@ -305,19 +369,18 @@ extension MesaFS {
             return removedFiles
         }
         for file in files { overlay.remove(file) }
+        return true
     }
 
     private func rename(
         parent: InodeNumber, name: FileName, to newParent: InodeNumber, newName: FileName, flags: RenameFlags
-    ) async throws(FSError) {
+    ) throws(FSError) -> Bool {
         guard flags.subtracting(.noReplace).isEmpty else {
             throw .invalidArgument("rename supports RENAME_NOREPLACE only (not RENAME_EXCHANGE or RENAME_WHITEOUT)")
         }
-        let source = try record(parent)
-        let target = try record(newParent)
-        guard source.repository == target.repository else { throw .crossRepository }
-        let (sourceID, _) = try await localDirectory(parent)
-        let (targetID, _) = try await localDirectory(newParent)
+        guard let (sourceID, _) = try readyDirectory(parent), let (targetID, _) = try readyDirectory(newParent) else {
+            return false
+        }
         let movedIsDirectory = state.withLock { state -> Bool in
             switch state.local.nodes[sourceID]?.entries[name] {
             case .clean(let kind, _)?: kind.isDirectory
@@ -392,6 +455,7 @@ extension MesaFS {
             return removedFiles
         }
         if let overlay { for file in files { overlay.remove(file) } }
+        return true
     }
 
     // MARK: Durability

@@ -279,19 +279,35 @@ final class FuseBridge: Sendable {
                 fail(reply, error, context)
             }
         case .modify(let modification, _):
+            // Modifications of what is local already are answered here (blocking disk work, no Task); the others
+            // may have to fetch content first.
+            do throws(FSError) {
+                if let result = try fs.modifyIfReady(modification) {
+                    Self.reply(FuseReply(adopting: handle), result)
+                    return
+                }
+            } catch {
+                fail(FuseReply(adopting: handle), error, context)
+                return
+            }
             spawn(handle, context) { (reply: consuming FuseReply) in
                 do throws(FSError) {
-                    switch try await fs.modify(modification) {
-                    case .attributes(let entry): reply.attributes(entry)
-                    case .entry(let entry): reply.entry(entry)
-                    case .created(let entry, let opened): reply.created(entry, opened)
-                    case .written(let count): reply.written(count)
-                    case .done: reply.success()
-                    }
+                    Self.reply(reply, try await fs.modify(modification))
                 } catch {
                     self.fail(reply, error, context)
                 }
             }
+        }
+    }
+
+    /// Answers a modification with the reply its result needs.
+    private static func reply(_ reply: consuming FuseReply, _ result: ModificationResult) {
+        switch result {
+        case .attributes(let entry): reply.attributes(entry)
+        case .entry(let entry): reply.entry(entry)
+        case .created(let entry, let opened): reply.created(entry, opened)
+        case .written(let count): reply.written(count)
+        case .done: reply.success()
         }
     }
 
