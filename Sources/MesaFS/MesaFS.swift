@@ -184,6 +184,43 @@ package final class MesaFS: Sendable {
         throw .source(.invalidArgument("directory \(parent) changed during every lookup attempt"))
     }
 
+    /// ``lookup(parent:name:)`` answered at once when the parent is a local directory and the answer needs no
+    /// fetch (a local child, a subtree, a file whose manifest is in memory, or no such name), else `nil` (the caller
+    /// then awaits ``lookup(parent:name:)``). Never blocks: MesaFuse calls it on the FUSE thread.
+    package func lookupIfLocal(parent: InodeNumber, name: FileName) throws(FSError) -> EntryAttributes? {
+        guard name.bytes.count <= 255 else { throw .nameTooLong }
+        guard !name.isDotOrDotDot else { return nil }
+        let found = state.withLock { state -> (LocalItem, Int)?? in
+            guard let directory = state.inodes[parent], directory.attached,
+                case .local(let id, .directory) = directory.content, let repository = directory.repository,
+                let node = state.local.node(id)
+            else { return .none }
+            return .some(node.entries[name].map { ($0, repository) })
+        }
+        guard let found else { return nil }
+        guard let (item, repository) = found else { throw .notFound }
+        var size: Int64 = 4096
+        if case .clean(let kind, let blob) = item, kind.isBlob {
+            guard let manifest = layout.repositories[repository].source.cachedManifest(blob) else { return nil }
+            size = manifest.size
+        }
+        let time = commitTime(ofRepository: repository)
+        return state.withLock { state -> EntryAttributes? in
+            // Still the same entry? (A writer may have changed it since; the awaited lookup then answers.)
+            guard case .local(let id, .directory)? = state.inodes[parent]?.content,
+                state.local.node(id)?.entries[name] == item
+            else { return nil }
+            if case .local(let child, let kind) = item {
+                guard let node = state.local.node(child) else { return nil }
+                size = kind == .symlink ? Int64(node.target.count) : kind == .directory ? 4096 : node.size
+            }
+            let inode = loadLocalEntry(
+                &state, parent: parent, name: name, item: item, repository: repository, size: size, time: time)
+            state.inodes.addLookups(inode.number)
+            return EntryAttributes(attributes: attributes(of: inode), timeout: timeout(of: inode))
+        }
+    }
+
     /// `.` and `..` (the kernel resolves them itself; only NFS export asks).
     private func lookupDot(parent: InodeNumber, name: FileName) throws(FSError) -> EntryAttributes {
         try state.withLock { (state) throws(FSError) -> EntryAttributes in

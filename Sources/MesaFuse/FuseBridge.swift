@@ -153,6 +153,16 @@ final class FuseBridge: Sendable {
         let fs = self.fs
         switch operation {
         case .lookup(let parent, let name):
+            // Names in local directories are answered here when nothing must be fetched (no Task).
+            do throws(FSError) {
+                if let entry = try fs.lookupIfLocal(parent: parent, name: name) {
+                    FuseReply(adopting: handle).entry(entry)
+                    return
+                }
+            } catch {
+                fail(FuseReply(adopting: handle), error, context)
+                return
+            }
             spawn(handle, context) { (reply: consuming FuseReply) in
                 do throws(FSError) {
                     let entry = try await fs.lookup(parent: parent, name: name)
