@@ -12,8 +12,9 @@ package struct FSConfiguration: Sendable, Hashable {
     /// inode number, and remote updates invalidate explicitly, so this can be long.
     package var cleanTimeout: Double = 86_400
     /// Seconds the kernel may cache names and attributes of local nodes. Every change to them passes through the
-    /// kernel, which updates its caches itself, so this only bounds what a missed case could show stale.
-    package var localTimeout: Double = 1
+    /// kernel, which updates its caches itself (remote moves never touch a repository with local nodes), so this
+    /// can be as long as for clean content: short timeouts cost a lookup or getattr per path use.
+    package var localTimeout: Double = 86_400
     /// Modification time of the mount root and organization directories (seconds since the epoch).
     package var mountTime: Int64
     /// The preferred I/O size reported as `st_blksize`.

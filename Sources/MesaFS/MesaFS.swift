@@ -412,11 +412,13 @@ package final class MesaFS: Sendable {
         return statistics
     }
 
-    /// `getxattr`: no extended attributes exist. Valid replies: ``FSError/noAttribute``,
-    /// ``FSError/unknownInode(_:)``.
+    /// `getxattr`: no extended attributes exist, and the answer is ENOSYS (``FSError/notImplemented(operation:)``):
+    /// the kernel then stops asking for the rest of the mount and answers EOPNOTSUPP itself. Otherwise it asks for
+    /// `security.capability` before every `write(2)`, one request per write (PLATFORM-NOTES.md). Valid replies:
+    /// that, ``FSError/unknownInode(_:)``.
     package func getxattr(_ inode: InodeNumber, name: FileName) throws(FSError) -> [UInt8] {
         _ = try record(inode)
-        throw .noAttribute
+        throw .notImplemented(operation: "getxattr")
     }
 
     /// `listxattr`: the empty list.

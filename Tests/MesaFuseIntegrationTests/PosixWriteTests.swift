@@ -398,7 +398,7 @@ struct PosixWriteTests {
                     failure(calls.list(clean, nil, 0)),
                 ]
             }
-            #expect(results == [ENOTSUP, ENOTSUP, ENODATA, ENODATA, 0])
+            #expect(results == [ENOTSUP, ENOTSUP, ENODATA, EOPNOTSUPP, 0])
         }
     }
 }

@@ -8,6 +8,28 @@ import Testing
 /// The write path through a real mount: shell edits land in the overlay and read back at once, from every process.
 @Suite(.tags(.fuse), .enabled(if: FuseTestEnvironment.isAvailable), .serialized, .timeLimit(.minutes(2)))
 struct WritePathTests {
+    /// A write costs one request: no `getxattr security.capability` before each (MesaFS answers getxattr ENOSYS
+    /// once, and the kernel stops asking).
+    @Test func eachWriteCostsOneRequest() async throws {
+        try await withTestMount(Fixtures.tree, writable: true) { mount in
+            let path = mount.repositoryPath + "/writes.bin"
+            let descriptor = try await mount.blocking { open(path, O_CREAT | O_WRONLY, 0o644) }
+            #expect(descriptor >= 0)
+            _ = try await mount.blocking { pwrite(descriptor, "warm", 4, 0) }
+            let before = mount.session.requestsReceived
+            let written = try await mount.blocking { () -> Int in
+                var total = 0
+                for index in 0..<200 { total += pwrite(descriptor, "0123456789abcdef", 16, off_t(index * 16)) }
+                return total
+            }
+            let requests = mount.session.requestsReceived - before
+            _ = try await mount.blocking { close(descriptor) }
+            #expect(written == 3200)
+            #expect(requests <= 205, "200 writes sent \(requests) requests")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)).count == 3200)
+        }
+    }
+
     @Test func shellEditsReadBackAtOnce() async throws {
         try await withTestMount(Fixtures.tree, writable: true) { mount in
             let root = mount.repositoryPath
