@@ -174,13 +174,26 @@ extension MesaFS {
         }
     }
 
+    /// Checks that a new entry's path stays within what a repository stores (the validator's depth and length
+    /// bounds), so an upload cannot be refused for it later: ENAMETOOLONG here instead.
+    func checkStorablePath(parent: InodeNumber, name: FileName) throws(FSError) {
+        guard let path = pathInRepository(of: parent) else { return }
+        let bytes = path.reduce(name.bytes.count) { $0 + $1.bytes.count + 1 }
+        guard path.count + 1 <= TreeValidator.maxDepth, bytes <= TreeValidator.maxPathBytes else {
+            throw .nameTooLong
+        }
+    }
+
     private func makeNode(
         parent: InodeNumber, name: FileName, kind: LocalKind, permissions: UInt32, target: [UInt8],
         _ overlay: Overlay
     ) throws(FSError) -> EntryAttributes? {
         guard let (directory, repository) = try readyDirectory(parent) else { return nil }
         let ignored = isIgnored(parent: parent, directory: directory, name: name, isDirectory: kind == .directory)
-        if !ignored { try Self.checkStorable(name) }
+        if !ignored {
+            try Self.checkStorable(name)
+            try checkStorablePath(parent: parent, name: name)
+        }
         let now = Timestamp.now
         let id = state.withLock { $0.local.allocate() }
         if kind == .file { try overlay.create(id) }
@@ -389,7 +402,10 @@ extension MesaFS {
             }
         }
         let targetIgnored = isIgnored(parent: newParent, directory: targetID, name: newName, isDirectory: movedIsDirectory)
-        if !targetIgnored { try Self.checkStorable(newName) }
+        if !targetIgnored {
+            try Self.checkStorable(newName)
+            try checkStorablePath(parent: newParent, name: newName)
+        }
         let files = try state.withLock { (state) throws(FSError) -> [LocalID] in
             var local = state.takeLocal()  // moved out: changed in place, never copied
             var committed = false

@@ -81,6 +81,28 @@ struct IgnoredPathTests {
         #expect(Self.uploadedNames(restarted) == ["README.md", "notes.txt"])
     }
 
+    /// A path deeper than a repository stores is refused when it is made (ENAMETOOLONG), not by the upload later.
+    @Test func aPathTooDeepToStoreIsRefusedWhenMade() async throws {
+        let setup = try Setup()
+        let fs = try setup.fs()
+        var parent = try await Self.lookup(fs, "acme/demo")
+        for _ in 0..<255 {
+            let made = try await fs.modify(.makeDirectory(parent: parent, name: FileName("d"), mode: 0o755))
+            guard case .entry(let entry) = made else { throw FSError.notFound }
+            parent = entry.attributes.inode
+        }
+        // 255 levels of directories: an entry below is the 256th component (the most a repository stores).
+        _ = try await fs.modify(.makeSymlink(parent: parent, name: FileName("leaf"), target: Array("x".utf8)))
+        guard case .entry(let last) = try await fs.modify(
+            .makeDirectory(parent: parent, name: FileName("last"), mode: 0o755))
+        else { throw FSError.notFound }
+        let refused = await #expect(throws: FSError.self) {
+            try await fs.modify(.makeDirectory(parent: last.attributes.inode, name: FileName("e"), mode: 0o755))
+        }
+        #expect(refused?.errno == .fileNameTooLong)
+        #expect(throws: FSError.notFound) { try fs.lookupIfLocal(parent: last.attributes.inode, name: FileName("e")) }
+    }
+
     @Test func withoutRulesANameARepositoryCannotStoreIsRefused() async throws {
         let setup = try Setup()
         let fs = try setup.fs(IgnoreRules(parsing: ""))

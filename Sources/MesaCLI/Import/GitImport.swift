@@ -2,6 +2,7 @@ import Foundation
 import MesaCore
 import MesaKit
 import MesaStore
+import MesaSync
 import MesaTree
 
 // `mesa import`: one branch of a local git repository into a repo on a Mesa server, through the sync protocol.
@@ -251,7 +252,7 @@ struct GitImport {
         let total = keys.count
         let progress = progress
         let outcome = try await kit { () async throws(KitError) in
-            try await sync.push(records: StoreRecords(store: store, keys: keys), transaction: transaction) { report in
+            try await sync.push(records: StoredRecords(store: store, keys: keys), transaction: transaction) { report in
                 progress.pushed(report, of: total)
             }
         }
