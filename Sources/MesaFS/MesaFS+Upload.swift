@@ -156,8 +156,24 @@ extension MesaFS {
             swap(&state.local, &local)
             committed = true
             state.resolutions[upload.repository] = resolution
+            state.sent[upload.repository] = nil
         }
     }
+
+    /// Records, durably, a commit an upload is about to send, so that a later attempt recognizes it on the server
+    /// when this one's answer is lost, even across a restart (``SentPush``). Kept until the base moves.
+    /// - Throws: ``FSError/journal(_:)``; the upload must not be sent then.
+    package func recordSent(_ push: SentPush, repository index: Int) throws(FSError) {
+        guard let overlay else { throw .readOnly }
+        let path = layout.repositories[index].path
+        try state.withLock { (state) throws(FSError) in
+            try overlay.journal.write([.sent(repository: path, push)])
+            state.sent[index, default: []].append(push)
+        }
+    }
+
+    /// The commits a repository's uploads sent since its base last moved, oldest first.
+    package func sentPushes(repository index: Int) -> [SentPush] { state.withLock { $0.sent[index] ?? [] } }
 
     /// Whether a repository shows local nodes (its root is local): its revision then moves only by its own
     /// uploads until remote changes are reconciled (issue 11).
@@ -175,6 +191,7 @@ extension MesaFS {
                 try record([.base(repository: path, root: root, resolution: resolution)], state.local)
             }
             state.resolutions[index] = resolution
+            state.sent[index] = nil
         }
     }
 }

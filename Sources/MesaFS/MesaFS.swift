@@ -44,6 +44,8 @@ package final class MesaFS: Sendable {
         var local = LocalState()
         /// The inode loaded for each local node (kept while the inode's record is loaded).
         var inodeOfNode: [LocalID: InodeNumber] = [:]
+        /// Each repository's sent pushes not yet behind its base (as the journal has them), by layout index.
+        var sent: [Int: [SentPush]] = [:]
 
         /// Moves the local state out, leaving an empty one, so the caller changes its dictionaries in place (a
         /// copy would cost O(local nodes) per operation). The caller puts it back on every path.
@@ -92,6 +94,9 @@ package final class MesaFS: Sendable {
         state.local = LocalState(snapshot: snapshot, layout: layout)
         for (path, entry) in snapshot.repositories {
             if let index = layout.index(of: path) { state.resolutions[index] = entry.base }
+        }
+        for (path, pushes) in snapshot.sent {
+            if let index = layout.index(of: path) { state.sent[index] = pushes }
         }
         for (id, node) in state.local.nodes where node.kind == .file && node.content == .overlay {
             // The overlay file is the truth for sizes and times written after the journal last recorded them.

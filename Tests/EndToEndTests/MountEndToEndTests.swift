@@ -263,6 +263,85 @@ struct MountEndToEndTests {
         #expect(seen, "the second mount did not see the synced edit within 5 s (poll interval 300 ms)")
     }
 
+    /// Pushes whose answers are lost (the proxy closes the connection after the server applied them) are
+    /// recognized by the next attempt, even by a daemon killed and started again: when nothing changed since, the
+    /// landed commit is acknowledged as it is (no new evolution); when edits came after it, they go on top of it.
+    /// Either way `mesa sync` succeeds and every edit is on the server once.
+    @Test func pushesWhoseAnswersAreLostAreRecognizedAfterARestart() throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        let proxy = try ProxyProcess(
+            upstreamPort: fixture.server.port,
+            arguments: ["--delay-ms", "0", "--drop-answers-to", "/sync/push", "--drop-count", "100000"])
+        defer { proxy.stop() }
+        let repo = fixture.mountPoint + "/local/demo"
+        let quick = ["MESA_SYNC_QUIET_MS": "100", "MESA_SYNC_MAX_DELAY_MS": "500"]
+        let lossy = quick.merging(["MESA_SERVICE_DOMAIN": proxy.url]) { $1 }
+        func content(_ path: String) throws -> String? {
+            let answer = try Shell.run(
+                "curl -sf -H 'Authorization: Bearer \(fixture.server.adminKey)' -H 'Accept: application/octet-stream' "
+                    + "'\(fixture.server.url)/v1/local/demo/content?path=\(path)'")
+            return answer.status == 0 ? answer.output : nil
+        }
+        func status() throws -> [String: String] {
+            let object = try JSONSerialization.jsonObject(with: Data(fixture.mesa(["status", "--json"]).standardOutput.utf8))
+            return object as? [String: String] ?? [:]
+        }
+        func serverCommit() throws -> String {
+            let id = try status()["local/demo.change_id"] ?? ""
+            let answer = try Shell.run(
+                "curl -sf -H 'Authorization: Bearer \(fixture.server.adminKey)' '\(fixture.server.url)/v1/local/demo/changes/\(id)'")
+            let object = try JSONSerialization.jsonObject(with: Data(answer.output.utf8)) as? [String: Any]
+            return object?["current_commit_oid"] as? String ?? ""
+        }
+        func waitForServer(_ path: String, _ expected: String) throws -> Bool {
+            let deadline = Date().addingTimeInterval(30)
+            while Date() < deadline {
+                if try content(path) == expected { return true }
+                usleep(100_000)
+            }
+            return false
+        }
+        func killDaemon(waitingASecond: Bool) throws {
+            let pid = try #require(try status()["pid"].flatMap { Int32($0) })
+            // A commit built again after this second differs from the lost one (commit times are in seconds).
+            if waitingASecond { usleep(1_100_000) }
+            kill(pid, SIGKILL)
+            usleep(300_000)
+            #expect(try fixture.mesa(["unmount"]).status == 0)
+        }
+
+        // 1. The push lands, its answer is lost, the daemon dies: started again, it finds the change at that commit.
+        #expect(try fixture.mesa(["mount", "-d"], extra: lossy).status == 0)
+        #expect(try Shell.run("echo first > '\(repo)/lost.txt'").status == 0)
+        #expect(try waitForServer("lost.txt", "first\n"), "the push through the lossy proxy never landed")
+        let landed = try serverCommit()
+        #expect(try status()["local/demo.pending_files"] == "1", "the lost answer leaves the edit pending")
+        try killDaemon(waitingASecond: true)
+        #expect(try fixture.mesa(["mount", "-d"], extra: quick).status == 0)
+        let sync = try fixture.mesa(["sync", "--timeout", "60"])
+        #expect(sync.status == 0, "\(sync.standardOutput)\(sync.standardError)")
+        #expect(try serverCommit() == landed, "the same tree was pushed again as a new evolution")
+        #expect(try fixture.mesa(["unmount"]).status == 0)
+
+        // 2. Edits after the lost push (made within the quiet period, so no attempt sends them before the kill):
+        //    started again, the daemon puts them on top of the landed commit.
+        let slowLossy = lossy.merging(["MESA_SYNC_QUIET_MS": "3000", "MESA_SYNC_MAX_DELAY_MS": "600000"]) { $1 }
+        #expect(try fixture.mesa(["mount", "-d"], extra: slowLossy).status == 0)
+        #expect(try Shell.run("echo second > '\(repo)/lost.txt'").status == 0)
+        #expect(try waitForServer("lost.txt", "second\n"), "the push through the lossy proxy never landed")
+        #expect(try Shell.run("echo after > '\(repo)/after.txt' && rm '\(repo)/README.md'").status == 0)
+        try killDaemon(waitingASecond: false)
+        #expect(try fixture.mesa(["mount", "-d"], extra: quick).status == 0)
+        let again = try fixture.mesa(["sync", "--timeout", "60"])
+        #expect(again.status == 0, "\(again.standardOutput)\(again.standardError)")
+        #expect(try content("lost.txt") == "second\n")
+        #expect(try content("after.txt") == "after\n")
+        #expect(try content("README.md") == nil)
+        #expect(try status()["local/demo.last_error"] == "none")
+        #expect(try status()["local/demo.pending_files"] == "0")
+    }
+
     @Test func aKilledDaemonLeavesNoStuckMountAfterUnmount() throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }

@@ -230,7 +230,7 @@ import Testing
         let builder = try UploadBuilder(source: fixture.source)
         let built = try await builder.build(base: base, dirty: dirty, message: "mine", committer: Self.committer)
         let report = try await fixture.uploader().send(built)
-        guard case .conflict(let current, let material) = report.outcome else {
+        guard case .conflict(let current, _, let material) = report.outcome else {
             Issue.record("expected a conflict, got \(report.outcome)")
             return
         }

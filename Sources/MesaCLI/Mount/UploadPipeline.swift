@@ -13,6 +13,12 @@ import MesaTree
 // one `have` and one streaming push (Uploader). A pushed snapshot is acknowledged in the journal; changes made
 // during the upload carry newer generations and go in the next batch. A failed upload leaves everything in the
 // journal and is retried with back-off; a conflict (the change moved on the server) is reported and kept.
+//
+// Lost answers. Each built commit is journaled (`SentPush`) before it is sent. When a push was applied but its answer
+// never came (a dropped connection, a daemon killed mid-push), the next attempt is built again, with another commit,
+// and the server answers a conflict naming the commit the lost push made. The pipeline finds that commit among its
+// sent pushes: if it has the tree of the new snapshot, the snapshot is acknowledged with it ("already there"); if not
+// (edits came after it), the repository's base moves to it and the snapshot is sent again on top, at once.
 
 /// The uploads of one mount.
 actor UploadPipeline {
@@ -114,12 +120,27 @@ actor UploadPipeline {
         return succeeded
     }
 
+    /// Uploads one repository's pending changes, following a lost answer's commit at most a few times.
     private func upload(repository index: Int) async -> Bool {
-        guard let snapshot = fs.pendingUpload(repository: index) else { return true }
+        for _ in 0..<3 {
+            switch await attempt(repository: index) {
+            case .done: return true
+            case .failed: return false
+            case .again: continue
+            }
+        }
+        record(index, error: "the change kept moving to commits of earlier lost answers; trying again later")
+        return false
+    }
+
+    private enum Attempt { case done, failed, again }
+
+    private func attempt(repository index: Int) async -> Attempt {
+        guard let snapshot = fs.pendingUpload(repository: index) else { return .done }
         let repository = fs.layout.repositories[index]
         guard let source = repository.source as? StoreObjectSource else {
             record(index, error: "the repository's source cannot take uploads")
-            return false
+            return .failed
         }
         do {
             let builder = try UploadBuilder(source: source)
@@ -129,34 +150,75 @@ actor UploadPipeline {
             let uploader = Uploader(
                 mesa: mesa, repo: repository.path.name, store: source.store,
                 defaultBookmark: defaultBookmarks[index] ?? "main")
+            let sent = SentPush(
+                change: built.upload.change, commit: built.upload.commit, rootTree: built.upload.rootTree,
+                commitTime: signature.time)
+            let earlier = fs.sentPushes(repository: index)
+            try fs.recordSent(sent, repository: index)
             let report = try await uploader.send(built.upload)
             switch report.outcome {
             case .pushed(let commit):
-                try fs.acknowledge(
-                    snapshot, ids: built.ids, change: built.upload.change, commit: commit, rootTree: built.upload.rootTree,
-                    commitTime: signature.time)
-                var status = statuses[index, default: RepositoryStatus()]
-                status.uploadedGeneration = snapshot.generation
-                status.lastUpload = Date()
-                status.lastError = nil
-                status.lastBytesSent = report.bytesSent
-                status.uploads += 1
-                statuses[index] = status
+                try acknowledge(snapshot, built: built, as: sent, commit: commit, bytesSent: report.bytesSent)
+                return .done
+            case .conflict(let current, let bookmarkChange, _):
+                // A lost answer's commit: the change (or the bookmark an upload creating it wanted) is at a commit
+                // this mount sent earlier.
+                let landed = earlier.last { push in
+                    if let current { return push.commit == current && push.change == built.upload.change }
+                    return built.upload.createsChange && push.change == bookmarkChange
+                }
+                guard let landed else {
+                    let now = current.map(\.hex) ?? bookmarkChange.map { "change \($0)" } ?? "none"
+                    record(
+                        index,
+                        error: "the change moved on the server (now at \(now)); the edits stay in the journal until "
+                            + "they are reconciled")
+                    return .failed
+                }
+                if landed.rootTree == built.upload.rootTree {
+                    logger.info(
+                        "an earlier upload's answer was lost; it had landed with the same tree",
+                        metadata: ["repo": "\(repository.path)", "commit": "\(landed.commit)"])
+                    try acknowledge(snapshot, built: built, as: landed, commit: landed.commit, bytesSent: report.bytesSent)
+                    return .done
+                }
                 logger.info(
-                    "uploaded", metadata: ["repo": "\(repository.path)", "commit": "\(commit)", "files": "\(snapshot.files)",
-                        "bytes_sent": "\(report.bytesSent)"])
-                return true
-            case .conflict(let current, _):
-                record(
-                    index,
-                    error: "the change moved on the server (now at \(current.map(\.hex) ?? "none")); the edits stay in the "
-                        + "journal until they are reconciled")
-                return false
+                    "an earlier upload's answer was lost; it had landed, so the edits since go on top of it",
+                    metadata: ["repo": "\(repository.path)", "commit": "\(landed.commit)"])
+                try fs.rebase(
+                    repository.path,
+                    to: Resolution(
+                        revision: snapshot.base.revision, change: landed.change, commit: landed.commit,
+                        rootTree: landed.rootTree, commitTime: landed.commitTime))
+                return .again
             }
         } catch {
             record(index, error: "\(error)")
-            return false
+            return .failed
         }
+    }
+
+    /// Marks a snapshot uploaded as `commit` (of `push`'s change and tree) and updates the status.
+    private func acknowledge(
+        _ snapshot: LocalUpload, built: NodeUpload, as push: SentPush, commit: ObjectID, bytesSent: Int64
+    ) throws {
+        try fs.acknowledge(
+            snapshot, ids: built.ids, change: push.change, commit: commit, rootTree: push.rootTree,
+            commitTime: push.commitTime)
+        let index = snapshot.repository
+        var status = statuses[index, default: RepositoryStatus()]
+        status.uploadedGeneration = snapshot.generation
+        status.lastUpload = Date()
+        status.lastError = nil
+        status.lastBytesSent = bytesSent
+        status.uploads += 1
+        statuses[index] = status
+        logger.info(
+            "uploaded",
+            metadata: [
+                "repo": "\(fs.layout.repositories[index].path)", "commit": "\(commit)", "files": "\(snapshot.files)",
+                "bytes_sent": "\(bytesSent)",
+            ])
     }
 
     private func record(_ index: Int, error: String) {

@@ -17,8 +17,33 @@ package enum JournalChange: Sendable, Hashable {
     case removeNode(LocalID)
     /// Sets (or, with `nil`, removes) one entry of a local directory.
     case entry(directory: LocalID, name: FileName, item: LocalItem?)
-    /// Records the local root of a repository and the revision it is based on (the last commit synced).
+    /// Records the local root of a repository and the revision it is based on (the last commit synced); forgets
+    /// the repository's sent pushes (they are behind the new base).
     case base(repository: RepositoryPath, root: LocalID, resolution: Resolution)
+    /// Records a commit an upload is about to send, before it is sent.
+    case sent(repository: RepositoryPath, SentPush)
+}
+
+/// A commit an upload sent (or is about to send), kept in the journal until the repository's base moves. When a
+/// push's answer is lost (a dropped connection, a killed daemon), a later attempt finds the change already at this
+/// commit on the server and knows it as its own: "already there", not a conflict.
+package struct SentPush: Sendable, Hashable {
+    /// The change the commit belongs to (a change the upload creates has a new id).
+    package var change: ChangeID
+    /// The commit.
+    package var commit: ObjectID
+    /// Its root tree.
+    package var rootTree: ObjectID
+    /// Its commit time, seconds since the epoch.
+    package var commitTime: Int64
+
+    /// Creates a record.
+    package init(change: ChangeID, commit: ObjectID, rootTree: ObjectID, commitTime: Int64) {
+        self.change = change
+        self.commit = commit
+        self.rootTree = rootTree
+        self.commitTime = commitTime
+    }
 }
 
 /// What the journal holds: every node with its entries, and each repository's root and base.
@@ -27,6 +52,8 @@ package struct JournalSnapshot: Sendable {
     package var nodes: [LocalID: LocalNode] = [:]
     /// Each repository's local root and base, by path.
     package var repositories: [RepositoryPath: (root: LocalID, base: Resolution)] = [:]
+    /// Each repository's sent pushes not yet behind its base, oldest first.
+    package var sent: [RepositoryPath: [SentPush]] = [:]
 }
 
 /// The SQLite journal of a state directory.
@@ -70,6 +97,14 @@ package final class Journal: Sendable {
                     CREATE TABLE entries (
                         directory INTEGER NOT NULL, name BLOB NOT NULL, kind INTEGER NOT NULL, object BLOB,
                         node INTEGER, PRIMARY KEY(directory, name)) WITHOUT ROWID;
+                    """)
+        }
+        migrator.registerMigration("v2-sent-pushes") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE sent_pushes (
+                        sequence INTEGER PRIMARY KEY AUTOINCREMENT, repository TEXT NOT NULL, change_id TEXT NOT NULL,
+                        commit_id BLOB NOT NULL, root_tree BLOB NOT NULL, commit_time INTEGER NOT NULL);
                     """)
         }
         return migrator
@@ -134,6 +169,17 @@ package final class Journal: Sendable {
                     repository.description, root.rawValue, resolution.revision.description,
                     resolution.change.description, resolution.commit.map { Data($0.bytes) },
                     Data(resolution.rootTree.bytes), resolution.commitTime,
+                ])
+            try db.execute(sql: "DELETE FROM sent_pushes WHERE repository = ?", arguments: [repository.description])
+        case .sent(let repository, let push):
+            try db.execute(
+                sql: """
+                    INSERT INTO sent_pushes (repository, change_id, commit_id, root_tree, commit_time)
+                    VALUES (?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    repository.description, push.change.description, Data(push.commit.bytes),
+                    Data(push.rootTree.bytes), push.commitTime,
                 ])
         }
     }
@@ -201,6 +247,15 @@ package final class Journal: Sendable {
                 commit: try (row["commit_id"] as Data?).map { try objectID($0, root) },
                 rootTree: try objectID(row["root_tree"], root), commitTime: row["commit_time"])
             snapshot.repositories[path] = (root, resolution)
+        }
+        for row in try Row.fetchAll(db, sql: "SELECT * FROM sent_pushes ORDER BY sequence") {
+            let text: String = row["repository"]
+            guard let path = RepositoryPath(parsing: text), let change = ChangeID(parsing: row["change_id"] as String),
+                let commit = ObjectID(bytes: [UInt8](row["commit_id"] as Data)),
+                let tree = ObjectID(bytes: [UInt8](row["root_tree"] as Data))
+            else { throw FSError.journal("sent push of \(text): bad row") }
+            snapshot.sent[path, default: []].append(
+                SentPush(change: change, commit: commit, rootTree: tree, commitTime: row["commit_time"]))
         }
         return snapshot
     }

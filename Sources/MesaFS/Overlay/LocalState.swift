@@ -99,7 +99,7 @@ struct LocalState: Sendable {
                 if nodes[directory]?.ignored == true { return false }
                 if case .local(let id, _)? = item, node(id)?.ignored == true { return false }
                 return true
-            case .removeNode, .base: return true
+            case .removeNode, .base, .sent: return true
             }
         }
     }

@@ -1,5 +1,6 @@
 package import NIOCore
 import NIOPosix
+import Synchronization
 
 // A TCP proxy that adds a fixed one-way delay in each direction, for benchmarks at a realistic round-trip time on
 // loopback (this kernel has no `tc netem`). Every byte read from one side is written to the other `delay` later, in
@@ -7,8 +8,39 @@ import NIOPosix
 // deadlines can never reorder data. A new connection costs one extra round trip, as over a real network: the
 // upstream connection is opened only after 2 x delay, and bytes the client sends meanwhile wait for it.
 //
+// Fault injection: with an ``AnswerDrop``, a connection whose client bytes contain a pattern (a request line such as
+// `/sync/push`) loses its answer: the request reaches the server whole, and when the server answers, the client's
+// connection is closed with none of it, as when a network fails after a request was sent. The first `count` such
+// connections are affected, then the proxy forwards normally again.
+//
 // It lives in MesaServer because this module owns the NIO dependency; `mesa debug delay-proxy` runs it. Not for
 // production: there is no back-pressure beyond NIO's own, which loopback consumers never need.
+
+/// Which answers a proxy drops: those of the first `count` connections whose client bytes contain `pattern`.
+package final class AnswerDrop: Sendable {
+    /// The bytes that mark a request whose answer is dropped.
+    let pattern: [UInt8]
+    private let remaining: Atomic<Int>
+
+    /// Drops the answers of the first `count` connections that send `pattern`.
+    package init(pattern: String, count: Int) {
+        self.pattern = Array(pattern.utf8)
+        remaining = Atomic(count)
+    }
+
+    /// Takes one drop from the budget.
+    /// - Returns: whether one was left.
+    func take() -> Bool {
+        var current = remaining.load(ordering: .relaxed)
+        while current > 0 {
+            let (exchanged, original) = remaining.compareExchange(
+                expected: current, desired: current - 1, ordering: .relaxed)
+            if exchanged { return true }
+            current = original
+        }
+        return false
+    }
+}
 
 /// A running delay proxy.
 package final class DelayProxy: Sendable {
@@ -21,9 +53,10 @@ package final class DelayProxy: Sendable {
         self.channel = channel
     }
 
-    /// Starts a proxy on `host:port` (0 picks a free port) forwarding to `upstreamHost:upstreamPort`.
+    /// Starts a proxy on `host:port` (0 picks a free port) forwarding to `upstreamHost:upstreamPort`, dropping the
+    /// answers `drop` names.
     package static func start(
-        host: String, port: Int, upstreamHost: String, upstreamPort: Int, delay: TimeAmount,
+        host: String, port: Int, upstreamHost: String, upstreamPort: Int, delay: TimeAmount, drop: AnswerDrop? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> DelayProxy {
         let channel = try await ServerBootstrap(group: group)
@@ -33,7 +66,8 @@ package final class DelayProxy: Sendable {
             .childChannelInitializer { inbound in
                 inbound.eventLoop.makeCompletedFuture {
                     try inbound.pipeline.syncOperations.addHandler(
-                        ClientSideHandler(upstreamHost: upstreamHost, upstreamPort: upstreamPort, delay: delay))
+                        ClientSideHandler(
+                            upstreamHost: upstreamHost, upstreamPort: upstreamPort, delay: delay, drop: drop))
                 }
             }
             .bind(host: host, port: port)
@@ -60,6 +94,8 @@ private final class DelayedWriter: @unchecked Sendable {
     private var queue: [(deadline: NIODeadline, buffer: ByteBuffer)] = []
     private var scheduled = false
     private var closeWhenDrained = false
+    /// Set when this direction's bytes are to be dropped: the next bytes close the target instead.
+    var dropping = false
     private let delay: TimeAmount
     private let eventLoop: any EventLoop
     /// Bytes sent before this instant (while the connection is being set up) leave only once it has passed.
@@ -73,6 +109,11 @@ private final class DelayedWriter: @unchecked Sendable {
     }
 
     func enqueue(_ buffer: ByteBuffer) {
+        if dropping {
+            queue.removeAll()
+            target?.close(promise: nil)
+            return
+        }
         queue.append((max(.now(), notBefore) + delay, buffer))
         schedule()
     }
@@ -107,13 +148,17 @@ private final class ClientSideHandler: ChannelInboundHandler {
     private let upstreamHost: String
     private let upstreamPort: Int
     private let delay: TimeAmount
+    private let drop: AnswerDrop?
+    /// The last bytes the client sent, to find a pattern split across reads.
+    private var recent: [UInt8] = []
     private var toUpstream: DelayedWriter?
     private var toClient: DelayedWriter?
 
-    init(upstreamHost: String, upstreamPort: Int, delay: TimeAmount) {
+    init(upstreamHost: String, upstreamPort: Int, delay: TimeAmount, drop: AnswerDrop?) {
         self.upstreamHost = upstreamHost
         self.upstreamPort = upstreamPort
         self.delay = delay
+        self.drop = drop
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -151,7 +196,19 @@ private final class ClientSideHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        toUpstream?.enqueue(unwrapInboundIn(data))
+        let buffer = unwrapInboundIn(data)
+        if let drop, let toClient, !toClient.dropping {
+            recent += buffer.readableBytesView
+            let pattern = drop.pattern
+            if recent.count >= pattern.count,
+                (0...(recent.count - pattern.count)).contains(where: { recent[$0..<$0 + pattern.count].elementsEqual(pattern) }),
+                drop.take()
+            {
+                toClient.dropping = true
+            }
+            recent = Array(recent.suffix(max(0, pattern.count - 1)))
+        }
+        toUpstream?.enqueue(buffer)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

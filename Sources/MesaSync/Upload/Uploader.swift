@@ -14,7 +14,9 @@ package import MesaWire
 // Retries are idempotent. When the answer to an applied push is lost, the same upload sent again finds its records
 // present (`have` says nothing is missing) and its expectation stale, with the change already at the upload's
 // commit: the server answers a conflict whose current commit is ours, which is "already there", a success. Likewise a
-// bookmark conflict whose current change is the upload's own.
+// bookmark conflict whose current change is the upload's own. An upload built again (a later snapshot, a restarted
+// daemon) has another commit: the conflict then names the commit the lost push made, which the caller recognizes
+// from its journal of sent pushes (the mount's upload pipeline).
 
 /// What the server made of an upload.
 package enum UploadOutcome: Sendable, Equatable {
@@ -23,8 +25,9 @@ package enum UploadOutcome: Sendable, Equatable {
     /// The change moved on the server since the base (or a bookmark to create exists): nothing was applied. The
     /// records stay staged there; the caller merges with `current` (the change's commit now, `nil` when the conflict
     /// is a bookmark's) and the merge material (the current commit and the trees that differ, unverified: verify
-    /// them before storing, like any fetched record), and uploads the merge later.
-    case conflict(current: ObjectID?, mergeMaterial: [SyncRecord])
+    /// them before storing, like any fetched record), and uploads the merge later. `bookmarkChange` is the change a
+    /// bookmark the upload wanted to create names now (an upload that starts a change).
+    case conflict(current: ObjectID?, bookmarkChange: ChangeID?, mergeMaterial: [SyncRecord])
 }
 
 /// What sending an upload did.
@@ -129,7 +132,10 @@ package struct Uploader: Sendable {
         }
         if alreadyThere, !push.result.conflicts.isEmpty { return .pushed(upload.commit) }
         let current = push.result.conflicts.first { $0.kind == "change" && $0.name == change }?.current
-        return .conflict(current: current.flatMap { ObjectID(hex: $0) }, mergeMaterial: push.mergeMaterial)
+        let bookmarkChange = push.result.conflicts.first { $0.kind == "bookmark" }?.current
+        return .conflict(
+            current: current.flatMap { ObjectID(hex: $0) }, bookmarkChange: bookmarkChange.flatMap(ChangeID.init(parsing:)),
+            mergeMaterial: push.mergeMaterial)
     }
 
     /// A refusal (4xx) is final; everything else may pass on a later attempt.
