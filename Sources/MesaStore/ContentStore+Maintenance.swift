@@ -126,7 +126,8 @@ extension ContentStore {
             do {
                 let bytes = try get(key)
                 if let reason = try idMismatch(key, bytes) {
-                    report.corrupt.append(.init(key: key, reason: reason))
+                    let claim = isClaimed(key) ? "a pushed claim, false: " : ""
+                    report.corrupt.append(.init(key: key, reason: claim + reason))
                 }
             } catch .notFound {
                 report.checked -= 1

@@ -80,6 +80,7 @@ package final class ContentStore: Sendable {
         mutating func remove(_ key: RecordKey) -> Entry? {
             guard let entry = entries.removeValue(forKey: key) else { return nil }
             account(key, entry.location, sign: -1)
+            pinLog.dropClaimLater(key)
             if entry.location.segment == active.number {
                 activeHasRemovals = true
             } else {
@@ -195,6 +196,8 @@ package final class ContentStore: Sendable {
         state.segmentEnds = ends
         // Later segments win: a compaction interrupted after copying leaves an older duplicate behind.
         for (key, location) in loaded { state.insert(key, at: location) }
+        // A claim whose record is gone (removed, then a crash before the log was written) is dropped.
+        try state.pinLog.setClaimed(state.pinLog.claims.filter { state.entries[$0] == nil }, claimed: false)
         self.state = Mutex(state)
         try evictIfNeeded()
     }
@@ -257,7 +260,8 @@ package final class ContentStore: Sendable {
             guard !state.closed else { throw .closed }
             return state.touch(key)
         }
-        if present { return false }
+        // The caller computed the id: it settles a claim on the key (ContentStore+Claims.swift).
+        if present, !(try settleClaim(key, byVerified: bytes)) { return false }
 
         let headerSize = RecordHeader.fixedSize + key.kind.idLength
         let stored = try Zstd.withScratch(capacity: headerSize + Zstd.compressBound(bytes.count)) {
@@ -576,6 +580,7 @@ package final class ContentStore: Sendable {
             }
             state.dirtyIndexes = []
             if state.activeHasRemovals { try seal(&state) }
+            try state.pinLog.flush()
             return (state.active, state.pinLog.file)
         }
         try active.file.sync()

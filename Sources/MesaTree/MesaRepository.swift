@@ -41,8 +41,9 @@ package final class MesaRepository: Sendable {
         let key = RecordKey(.manifest, object: id)
         do throws(StoreError) {
             // Present content is touched, manifest and chunks, so a garbage collector keeps what the caller is about
-            // to reference (ContentStore's use clock); content with a chunk missing is stored again.
-            if !store.touch([key]).isEmpty, let manifest = try? store.manifest(forBlob: id) {
+            // to reference (ContentStore's use clock); content with a chunk missing is stored again, and so is
+            // content whose manifest is a claim (the put below settles it: ContentStore+Claims.swift).
+            if !store.touch([key]).isEmpty, !store.isClaimed(key), let manifest = try? store.manifest(forBlob: id) {
                 let chunks = Set(manifest.chunks.map { RecordKey(chunk: $0.id) })
                 if store.touch(chunks).count == chunks.count {
                     if pinned { try pinBlob(id) }

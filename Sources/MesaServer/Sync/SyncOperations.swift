@@ -194,8 +194,9 @@ struct SyncOperations {
     }
 
     /// Verifies and stores pushed records: each is checked by the validator (trees, commits, manifests), its id is
-    /// recomputed from the decompressed bytes, and it may point only at records the repo references or this push
-    /// carried before it. Stored records are referenced by the repo as staged until the transaction applies.
+    /// recomputed from the decompressed bytes (a manifest's when that reads little: ``admitManifest(_:_:state:)``),
+    /// and it may point only at records the repo references or this push carried before it. Stored records are
+    /// referenced by the repo as staged until the transaction applies.
     func receive(_ records: [SyncRecord], state: inout PushState) throws {
         var written = NewRecords()
         defer { state.written.formUnion(written) }
@@ -221,10 +222,14 @@ struct SyncOperations {
                 state.shapes[id] = shape
                 newShapes[id] = shape
             }
-            if let reason = try services.store.idMismatch(record.key, bytes) {
-                throw APIError.badRequest("record \(record.key) is refused: \(reason)")
+            if record.key.kind == .manifest {
+                if try admitManifest(storedRecord, bytes, state: state) { state.stored += 1 }
+            } else {
+                if let reason = try services.store.idMismatch(record.key, bytes) {
+                    throw APIError.badRequest("record \(record.key) is refused: \(reason)")
+                }
+                if try services.store.putStored(storedRecord) { state.stored += 1 }
             }
-            if try services.store.putStored(storedRecord) { state.stored += 1 }
             state.pushed.insert(record.key)
             keys.append(record.key)
         }

@@ -221,7 +221,7 @@ enum StoreBackend {
             switch type {
             case GIT_OBJECT_BLOB:
                 let key = RecordKey(.manifest, object: id)
-                if store.contains(key) { return 0 }
+                if store.contains(key), !store.isClaimed(key) { return 0 }
                 let manifest = try store.ingest(MemoryByteSource(Array(bytes)))
                 try store.put(manifest.encoded(), key: key)
             case GIT_OBJECT_TREE:

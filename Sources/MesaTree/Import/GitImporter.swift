@@ -113,7 +113,8 @@ extension MesaRepository {
         }
         for entry in tree.entries where entry.mode.isBlob {
             let manifestKey = RecordKey(.manifest, object: entry.id)
-            if store.contains(manifestKey) { continue }
+            // A claimed manifest is written again: the importer's own (git's id of the content) settles the claim.
+            if store.contains(manifestKey), !store.isClaimed(manifestKey) { continue }
             let content = try source.read(entry.id, expecting: GIT_OBJECT_BLOB)
             do throws(StoreError) {
                 let manifest = try store.ingest(bytes: content)
