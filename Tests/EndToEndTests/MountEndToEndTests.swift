@@ -342,6 +342,42 @@ struct MountEndToEndTests {
         #expect(try status()["local/demo.pending_files"] == "0")
     }
 
+    /// An empty repository (no change, no bookmark) mounts as an empty directory and takes writes: the first upload
+    /// creates its first change on the default bookmark, later ones evolve that change.
+    @Test func anEmptyRepositoryMountsAndItsFirstWriteCreatesTheDefaultBookmark() throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        #expect(try fixture.mesa(["repo", "create", "blank"]).status == 0)
+        #expect(try fixture.mesa(["mount", "-d"], extra: ["MESA_SYNC_QUIET_MS": "600000", "MESA_SYNC_MAX_DELAY_MS": "600000"]).status == 0)
+        let repo = fixture.mountPoint + "/local/blank"
+        #expect(try FileManager.default.contentsOfDirectory(atPath: repo).isEmpty)
+        func bookmarks() throws -> [[String: Any]] {
+            let answer = try Shell.run(
+                "curl -sf -H 'Authorization: Bearer \(fixture.server.adminKey)' '\(fixture.server.url)/v1/local/blank/bookmarks'")
+            let object = try JSONSerialization.jsonObject(with: Data(answer.output.utf8)) as? [String: Any]
+            return object?["bookmarks"] as? [[String: Any]] ?? []
+        }
+        func content(_ path: String) throws -> String {
+            try Shell.run(
+                "curl -sf -H 'Authorization: Bearer \(fixture.server.adminKey)' -H 'Accept: application/octet-stream' "
+                    + "'\(fixture.server.url)/v1/local/blank/content?path=\(path)'").output
+        }
+        #expect(try bookmarks().isEmpty)
+        #expect(try Shell.run("mkdir -p '\(repo)/src' && echo first > '\(repo)/src/first.txt'").status == 0)
+        let sync = try fixture.mesa(["sync", "--timeout", "60"])
+        #expect(sync.status == 0, "\(sync.standardOutput)\(sync.standardError)")
+        let created = try bookmarks()
+        #expect(created.map { $0["name"] as? String } == ["main"])
+        let change = try #require(created.first?["change_id"] as? String)
+        #expect(try content("src/first.txt") == "first\n")
+
+        #expect(try Shell.run("echo second > '\(repo)/second.txt'").status == 0)
+        #expect(try fixture.mesa(["sync", "--timeout", "60"]).status == 0)
+        #expect(try bookmarks().first?["change_id"] as? String == change, "a later upload evolves the same change")
+        #expect(try content("second.txt") == "second\n")
+        #expect(try content("src/first.txt") == "first\n")
+    }
+
     @Test func aKilledDaemonLeavesNoStuckMountAfterUnmount() throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }
