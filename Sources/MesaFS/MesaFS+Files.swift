@@ -47,7 +47,7 @@ extension MesaFS {
     /// ``FSError/unknownInode(_:)``. No effect on lookup counts; a real handle keeps the inode loaded until release.
     package func open(_ inode: InodeNumber, flags: OpenFlags) throws(FSError) -> OpenedHandle {
         let zeroMessage = configuration.zeroMessageOpens
-        let writable = overlay != nil
+        let writable = writesAccepted
         return try state.withLock { (state) throws(FSError) -> OpenedHandle in
             guard let record = state.inodes[inode] else { throw .unknownInode(inode) }
             guard let repository = record.repository else { throw .isADirectory }

@@ -48,7 +48,7 @@ extension MesaFS {
             throw .unknownHandle(handle)
         }
         for name in modification.names where name.bytes.count > 255 { throw .nameTooLong }
-        guard let overlay else { throw .readOnly }
+        guard let overlay, writesAccepted else { throw .readOnly }
         if case .rename(let parent, _, let newParent, _, _) = modification,
             try record(parent).repository != record(newParent).repository
         {

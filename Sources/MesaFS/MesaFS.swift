@@ -32,6 +32,15 @@ package final class MesaFS: Sendable {
     /// Which new paths stay local (`.mesaignore`; the built-in rules unless `MESA_MESAIGNORE_PATH` names a file).
     package let ignoreRules: IgnoreRules
     let state: Mutex<State>
+    /// Whether modifications are accepted now: a writable mount whose credential cannot push (a read-scoped token)
+    /// refuses them with EROFS at once rather than keep edits that could never be uploaded.
+    private let acceptsWrites = Atomic<Bool>(true)
+
+    /// Whether modifications are accepted (a writable filesystem whose writes are not refused).
+    package var writesAccepted: Bool { overlay != nil && acceptsWrites.load(ordering: .acquiring) }
+
+    /// Accepts or refuses (EROFS) every modification from now on; reads, and edits already made, are unaffected.
+    package func acceptWrites(_ accepted: Bool) { acceptsWrites.store(accepted, ordering: .releasing) }
 
     struct State: Sendable {
         var inodes: InodeTable

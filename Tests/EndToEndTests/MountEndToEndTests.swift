@@ -378,6 +378,54 @@ struct MountEndToEndTests {
         #expect(try content("src/first.txt") == "first\n")
     }
 
+    /// A read-scoped token makes the mount refuse writes with EROFS at once (reads work); `mesa auth set-token` with
+    /// a write token accepts them again. A token that expires mid-session keeps every edit, `mesa status` says what
+    /// to do, and a fresh token uploads them.
+    @Test func credentialsDecideWhatTheMountAcceptsAndARefusedOneLosesNothing() throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        let repo = fixture.mountPoint + "/local/demo"
+        func token(_ scopes: String, ttl: Int) throws -> String {
+            let made = try fixture.mesa(["token", "create", "--scopes", scopes, "--ttl", "\(ttl)"])
+            #expect(made.status == 0, "\(made.standardError)")
+            return made.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let readOnly = try token("read", ttl: 3600)
+        let mounted = try fixture.mesa(["mount", "-d"], extra: ["MESA_API_KEY": readOnly])
+        #expect(mounted.status == 0, "\(mounted.standardError)")
+        #expect(mounted.standardOutput.contains("read-only"), "\(mounted.standardOutput)")
+        #expect(try String(contentsOfFile: repo + "/README.md", encoding: .utf8) == "# demo\n")
+        let refused = try Shell.run("echo no > '\(repo)/new.txt'")
+        #expect(refused.status != 0 && refused.error.contains("Read-only file system"), "\(refused.error)")
+        #expect(try Shell.run("mkdir '\(repo)/dir'").error.contains("Read-only file system"))
+        #expect(try Shell.run("echo more >> '\(repo)/README.md'").error.contains("Read-only file system"))
+
+        // A write token: writes are accepted and upload.
+        let set = try fixture.mesa(["auth", "set-token", try token("write", ttl: 3600)])
+        #expect(set.status == 0, "\(set.standardError)")
+        #expect(try Shell.run("echo yes > '\(repo)/new.txt'").status == 0)
+        #expect(try fixture.mesa(["sync", "--timeout", "60"]).status == 0)
+        #expect(try fixture.mesa(["unmount"]).status == 0)
+
+        // A token that expires while edits are pending: they stay, status says what to do, a new token uploads them.
+        let shortLived = try token("write", ttl: 2)
+        #expect(try fixture.mesa(["mount", "-d"], extra: ["MESA_API_KEY": shortLived, "MESA_SYNC_QUIET_MS": "600000", "MESA_SYNC_MAX_DELAY_MS": "600000"]).status == 0)
+        sleep(3)
+        #expect(try Shell.run("echo kept > '\(repo)/kept.txt'").status == 0)
+        let failed = try fixture.mesa(["sync", "--timeout", "30"])
+        #expect(failed.status != 0)
+        #expect(failed.standardError.contains("set-token"), "\(failed.standardOutput)\(failed.standardError)")
+        let status = try fixture.mesa(["status"]).standardOutput
+        #expect(status.contains("set-token") && status.contains("pending_files\t1"), "\(status)")
+        #expect(try fixture.mesa(["auth", "set-token", try token("write", ttl: 3600)]).status == 0)
+        let synced = try fixture.mesa(["sync", "--timeout", "60"])
+        #expect(synced.status == 0, "\(synced.standardOutput)\(synced.standardError)")
+        let kept = try Shell.run(
+            "curl -sf -H 'Authorization: Bearer \(fixture.server.adminKey)' -H 'Accept: application/octet-stream' "
+                + "'\(fixture.server.url)/v1/local/demo/content?path=kept.txt'")
+        #expect(kept.output == "kept\n")
+    }
+
     @Test func aKilledDaemonLeavesNoStuckMountAfterUnmount() throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }

@@ -61,8 +61,11 @@ final class MountService: Sendable {
         let mesa = Mesa(credentials: credential, org: configuration.org, baseURL: configuration.baseURL)
         let org: String
         let repos: [Repo]
+        let canWrite: Bool
         do {
-            if let explicit = configuration.org { org = explicit } else { org = try await mesa.orgSlug() }
+            let identity = try await mesa.whoami()
+            org = configuration.org ?? identity.org.slug
+            canWrite = identity.scopes.allow(.write)
             repos = try await mesa.repos.all().collect()
         } catch {
             throw Self.describe(error, baseURL: configuration.baseURL)
@@ -103,6 +106,9 @@ final class MountService: Sendable {
         let fs = try MesaFS(
             layout: layout, configuration: FSConfiguration(uid: configuration.uid, gid: configuration.gid, prefetch: prefetch),
             overlay: overlay, ignoreRules: IgnoreRules.load(path: configuration.mesaignorePath))
+        // A credential that cannot push makes writes fail at once (EROFS), never pile up edits that cannot upload.
+        fs.acceptWrites(canWrite)
+        if !canWrite { logger.notice("the credential is read-only: the mount refuses writes (EROFS)") }
         // Resolved, with their root trees, before the mount is ready (with the protocol check each sync client makes
         // first), so the first path walk into a repository starts with its trees.
         await fs.prepareRepositories()
@@ -132,7 +138,9 @@ final class MountService: Sendable {
                 request, session: session, fs: fs, cache: cache, sources: sourcesByPath, pipeline: pipeline, mesa: mesa,
                 defaultBookmarks: bookmarks)
         }
-        ready("mounted \(repos.count) repositories of \(org) at \(configuration.mountPoint)")
+        ready(
+            "mounted \(repos.count) repositories of \(org) at \(configuration.mountPoint)"
+                + (canWrite ? "" : " (read-only: the credential cannot write)"))
 
         let fetchersByPath = fetchers
         let poller = Task { await poll(session: session, fetchers: fetchersByPath, layout: layout) }
@@ -268,7 +276,23 @@ final class MountService: Sendable {
                 return ControlResponse(ok: false, message: "set-token needs a token", details: nil)
             }
             credential.replace(with: token)
-            return ControlResponse(ok: true, message: "the mount now uses the new credential", details: nil)
+            // What the new credential may do: writes are accepted again only if it can push.
+            let scopes: [Scope]
+            do {
+                scopes = try await mesa.whoami().scopes
+            } catch {
+                return ControlResponse(
+                    ok: false, message: "the mount now uses the new credential, but the server did not accept it: \(error)",
+                    details: nil)
+            }
+            let canWrite = scopes.allow(.write)
+            fs.acceptWrites(canWrite)
+            await pipeline.retryNow()
+            return ControlResponse(
+                ok: true,
+                message: "the mount now uses the new credential"
+                    + (canWrite ? "; pending edits upload now" : "; it is read-only, so writes are refused (EROFS)"),
+                details: nil)
         default:
             return ControlResponse(ok: false, message: "unknown command '\(request.command)'", details: nil)
         }

@@ -193,8 +193,35 @@ actor UploadPipeline {
                 return .again
             }
         } catch {
-            record(index, error: "\(error)")
+            record(index, error: Self.explain(error))
             return .failed
+        }
+    }
+
+    /// What a failed upload's error means for the user, and what to do about a refused credential.
+    static func explain(_ error: any Error) -> String {
+        if let error = error as? SyncError, case .pushRefused(let status?, _, let message) = error {
+            switch status {
+            case 401:
+                return "the server refused the credential (expired or revoked: \(message)); every edit stays in the "
+                    + "journal: give the mount a fresh token with `mesa auth set-token TOKEN`"
+            case 403:
+                return "the credential may not write to this repository (\(message)); every edit stays in the journal: "
+                    + "give the mount a token with write scope with `mesa auth set-token TOKEN`"
+            default:
+                break
+            }
+        }
+        return "\(error)"
+    }
+
+    /// Uploads pending edits now (a new credential), whatever the back-off.
+    func retryNow() {
+        retryAt = nil
+        failures = 0
+        if fs.layout.repositories.indices.contains(where: { fs.hasPendingChanges(repository: $0) }) {
+            syncRequested = true
+            if firstPending == nil { firstPending = .now }
         }
     }
 
