@@ -13,13 +13,13 @@ package final class ProxyProcess: @unchecked Sendable {
     /// `http://127.0.0.1:PORT`.
     package var url: String { "http://127.0.0.1:\(port)" }
 
-    /// Starts a proxy to `127.0.0.1:upstreamPort` with `arguments` added (`--delay-ms`, `--drop-answers-to`, ...) and
-    /// waits (up to `timeout`) for its `listening on` line.
-    package init(upstreamPort: Int, arguments: [String] = [], timeout: Double = 30) throws {
+    /// Starts a proxy on `port` (0: a free one) to `127.0.0.1:upstreamPort` with `arguments` added (`--delay-ms`,
+    /// `--drop-answers-to`, ...) and waits (up to `timeout`) for its `listening on` line.
+    package init(upstreamPort: Int, port: Int = 0, arguments: [String] = [], timeout: Double = 30) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: MesaBinary.path)
         process.arguments =
-            ["debug", "delay-proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:\(upstreamPort)"] + arguments
+            ["debug", "delay-proxy", "--listen", "127.0.0.1:\(port)", "--upstream", "127.0.0.1:\(upstreamPort)"] + arguments
         let output = Pipe()
         process.standardOutput = output
         try process.run()

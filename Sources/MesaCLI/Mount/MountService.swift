@@ -24,6 +24,8 @@ final class MountService: Sendable {
     let logger: Logger
     private let credential: MutableCredential
     private let stopRequested = Mutex<CheckedContinuation<Void, Never>?>(nil)
+    /// Whether the server answered the last request the service made (polls; an offline start).
+    let connectivity = Connectivity()
     private let stopFlag = Atomic<Bool>(false)
 
     init(configuration: MountConfiguration, logger: Logger) {
@@ -58,17 +60,33 @@ final class MountService: Sendable {
     /// Mounts, then runs until asked to stop. `ready` is called once the mount serves requests.
     func run(ready: @Sendable (String) -> Void) async throws {
         try Self.preflight(configuration)
-        let mesa = Mesa(credentials: credential, org: configuration.org, baseURL: configuration.baseURL)
+        let mesa = Mesa(
+            credentials: credential, org: configuration.org, baseURL: configuration.baseURL,
+            configuration: Self.clientConfiguration)
         let org: String
-        let repos: [Repo]
+        let repos: [(name: String, defaultBookmark: String)]
         let canWrite: Bool
+        var recorded: [String: MesaSync.Resolution] = [:]
         do {
             let identity = try await mesa.whoami()
+            let listed = try await mesa.repos.all().collect()
             org = configuration.org ?? identity.org.slug
             canWrite = identity.scopes.allow(.write)
-            repos = try await mesa.repos.all().collect()
+            repos = listed.map { ($0.name, $0.defaultBookmark) }
         } catch {
-            throw Self.describe(error, baseURL: configuration.baseURL)
+            // Unreachable: start from what the last mount of this state directory recorded (issue 11, offline).
+            guard case .transport = error,
+                let record = try MountRecord.load(from: configuration.stateDirectory),
+                record.server == configuration.baseURL, configuration.org.map({ $0 == record.org }) ?? true
+            else { throw Self.describe(error, baseURL: configuration.baseURL) }
+            org = record.org
+            canWrite = record.canWrite
+            repos = record.repositories.map { ($0.name, $0.defaultBookmark) }
+            for repository in record.repositories { recorded[repository.name] = repository.resolution }
+            connectivity.failed("\(error)")
+            logger.warning(
+                "the server cannot be reached: starting from the state directory (cached content reads, writes are kept)",
+                metadata: ["server": "\(configuration.baseURL)", "error": "\(error)"])
         }
 
         let cachePath = configuration.cacheEnabled ? configuration.cachePath : configuration.stateDirectory + "/run-cache-\(getpid())"
@@ -91,7 +109,8 @@ final class MountService: Sendable {
             case .change(let id)?: revision = Revision(parsing: "change-id:\(id)") ?? .defaultBookmark
             case nil: revision = .defaultBookmark
             }
-            repositories.append(MountLayout.Repository(path: path, revision: revision, source: source))
+            let known = recorded[repo.name].flatMap { $0.revision == revision ? $0 : nil }
+            repositories.append(MountLayout.Repository(path: path, revision: revision, source: source, resolution: known))
             sources[path] = source
             fetchers[path] = fetcher
         }
@@ -112,6 +131,11 @@ final class MountService: Sendable {
         // Resolved, with their root trees, before the mount is ready (with the protocol check each sync client makes
         // first), so the first path walk into a repository starts with its trees.
         await fs.prepareRepositories()
+        let defaultBookmarkByName = Dictionary(repos.map { ($0.name, $0.defaultBookmark) }) { first, _ in first }
+        let recorder = MountRecorder(
+            stateDirectory: configuration.stateDirectory, server: configuration.baseURL, org: org, canWrite: canWrite,
+            defaultBookmarks: defaultBookmarkByName, logger: logger)
+        recorder.save(fs)
         let fuseConfiguration = FuseConfiguration()
         let session = try await FuseSession.mount(
             fs, at: configuration.mountPoint, configuration: fuseConfiguration, logger: logger)
@@ -143,7 +167,9 @@ final class MountService: Sendable {
                 + (canWrite ? "" : " (read-only: the credential cannot write)"))
 
         let fetchersByPath = fetchers
-        let poller = Task { await poll(session: session, fetchers: fetchersByPath, layout: layout) }
+        let poller = Task {
+            await poll(session: session, fetchers: fetchersByPath, layout: layout, afterEachRound: { recorder.save(fs) })
+        }
         await waitForStop()
         poller.cancel()
         await pipeline.stop()
@@ -177,20 +203,27 @@ final class MountService: Sendable {
     }
 
     /// Polls each repository's revision; a change of commit is applied and invalidated in the kernel.
-    private func poll(session: FuseSession, fetchers: [RepositoryPath: SyncRemoteFetcher], layout: MountLayout) async {
+    /// Also tells whether the server answers (`mesa status`'s `server_state`).
+    private func poll(
+        session: FuseSession, fetchers: [RepositoryPath: SyncRemoteFetcher], layout: MountLayout,
+        afterEachRound: () -> Void
+    ) async {
         while !Task.isCancelled {
             try? await Task.sleep(for: configuration.pollInterval)
             for repository in layout.repositories {
                 guard let fetcher = fetchers[repository.path] else { continue }
                 do {
                     let result = try await fetcher.sync.resolve([repository.revision.description])
+                    connectivity.succeeded()
                     guard result.changed, let first = result.resolutions.first else { continue }
                     let resolution = try SyncRemoteFetcher.resolution(first, revision: repository.revision)
                     _ = try await session.update(repository.path, to: resolution)
                 } catch {
+                    if case .transport = error as? KitError { connectivity.failed("\(error)") }
                     logger.debug("poll failed", metadata: ["repo": "\(repository.path)", "error": "\(error)"])
                 }
             }
+            afterEachRound()
         }
     }
 
@@ -206,6 +239,7 @@ final class MountService: Sendable {
                 "repositories": sources.keys.map(\.description).sorted().joined(separator: ","),
                 "server": configuration.baseURL, "pid": "\(getpid())",
             ]
+            details["server_state"] = connectivity.description
             for index in fs.layout.repositories.indices {
                 let path = fs.layout.repositories[index].path
                 let pending = fs.pendingChanges(repository: index)
@@ -360,6 +394,13 @@ final class MountService: Sendable {
             return ControlResponse(ok: false, message: "\(error)", details: nil)
         }
     }
+
+    /// The mount's client settings: a read that needs the server fails soon when it cannot be reached (three
+    /// attempts 100 to 400 ms apart, 2 s to connect) rather than hold a process in the kernel; uploads and polls
+    /// retry on their own schedules.
+    static let clientConfiguration = Mesa.Configuration(
+        retry: RetryPolicy(maxAttempts: 3, initialDelay: .milliseconds(100), maxDelay: .milliseconds(400)),
+        connectTimeout: .seconds(2))
 
     /// A clear message for a failure talking to the server.
     static func describe(_ error: any Error, baseURL: String) -> MountFailure {
