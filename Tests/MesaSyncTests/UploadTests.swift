@@ -293,6 +293,25 @@ import Testing
         #expect(after.change == built.change)
         #expect(try await fixture.mesa.content("empty").bytes(path: "docs/readme.md") == Array("hello\n".utf8))
     }
+    /// Deleting every file (a mount's root left with no entries) leaves the empty tree as the root: the upload carries it (the server has no empty tree
+    /// unless a push or a commit stored it) and the change then has no files.
+    @Test func anUploadThatDeletesEverythingPushesTheEmptyTree() async throws {
+        let fixture = try await Fixture()
+        let base = try await fixture.source.resolve(.defaultBookmark)
+        let builder = try UploadBuilder(source: fixture.source)
+        let built = try await builder.build(
+            base: base, root: .directory(key: 1, entries: [:]), message: "empty", committer: Self.committer
+        ).upload
+        #expect(built.rootTree == TreeCodec.emptyTreeID)
+        #expect(built.keys.contains(RecordKey(.tree, object: TreeCodec.emptyTreeID)))
+        #expect(try await fixture.uploader().send(built).outcome == .pushed(built.commit))
+        let (reader, readerDirectory) = try fixture.reader()
+        defer { _ = readerDirectory }
+        let after = try await reader.resolve(.defaultBookmark)
+        #expect(after.commit == built.commit)
+        #expect(after.rootTree == TreeCodec.emptyTreeID)
+        await #expect(throws: KitError.self) { try await fixture.mesa.content(fixture.repo).bytes(path: "run.sh") }
+    }
 }
 
 extension Tag {

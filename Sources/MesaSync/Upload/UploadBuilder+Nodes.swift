@@ -83,7 +83,10 @@ extension UploadBuilder {
                 if let written = try write(root, repository: repository, keys: &keys, trees: &trees, ids: &ids) {
                     rootTree = written.id
                 } else {
+                    // Everything was deleted: the root is the empty tree, which the push must carry (a repo has it
+                    // only when something stored it).
                     rootTree = try repository.writeTree([])
+                    trees.append(RecordKey(.tree, object: rootTree))
                 }
             default:
                 throw TreeError.invalidArgument("an upload's root must be a directory")
