@@ -376,6 +376,15 @@ struct MountEndToEndTests {
         #expect(try bookmarks().first?["change_id"] as? String == change, "a later upload evolves the same change")
         #expect(try content("second.txt") == "second\n")
         #expect(try content("src/first.txt") == "first\n")
+
+        // Emptied again (rm -rf): the change's tree is the empty tree, which the upload carries.
+        #expect(try Shell.run("rm -rf '\(repo)'/*").status == 0)
+        let emptied = try fixture.mesa(["sync", "--timeout", "60"])
+        #expect(emptied.status == 0, "\(emptied.standardOutput)\(emptied.standardError)")
+        #expect(try bookmarks().first?["change_id"] as? String == change)
+        #expect(try Shell.run(
+            "curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer \(fixture.server.adminKey)' "
+                + "'\(fixture.server.url)/v1/local/blank/content?path=second.txt'").output == "404")
     }
 
     /// A read-scoped token makes the mount refuse writes with EROFS at once (reads work); `mesa auth set-token` with
@@ -424,6 +433,87 @@ struct MountEndToEndTests {
             "curl -sf -H 'Authorization: Bearer \(fixture.server.adminKey)' -H 'Accept: application/octet-stream' "
                 + "'\(fixture.server.url)/v1/local/demo/content?path=kept.txt'")
         #expect(kept.output == "kept\n")
+    }
+
+    /// A mount used before starts with the server unreachable: cached content reads, uncached content fails with EIO
+    /// within a second, writes go to the journal, status says offline with what is pending and `mesa sync` fails with
+    /// the reason; once the server answers again, `mesa sync` uploads every edit.
+    @Test func aMountStartsOfflineFromItsStateAndUploadsWhenTheServerIsBack() throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        var proxy = try ProxyProcess(upstreamPort: fixture.server.port, arguments: ["--delay-ms", "0"])
+        defer { proxy.stop() }
+        let port = proxy.port
+        let through = ["MESA_SERVICE_DOMAIN": proxy.url, "MESA_SYNC_QUIET_MS": "100"]
+        let repo = fixture.mountPoint + "/local/demo"
+        #expect(try fixture.mesa(["mount", "-d"], extra: through).status == 0)
+        #expect(try String(contentsOfFile: repo + "/README.md", encoding: .utf8) == "# demo\n")
+        #expect(try Shell.run("ls '\(repo)/src' '\(repo)/data' >/dev/null").status == 0)
+        #expect(try fixture.mesa(["unmount"]).status == 0)
+
+        proxy.stop()
+        let started = try fixture.mesa(["mount", "-d"], extra: through)
+        #expect(started.status == 0, "\(started.standardError)")
+        func status() throws -> [String: String] {
+            let object = try JSONSerialization.jsonObject(with: Data(fixture.mesa(["status", "--json"]).standardOutput.utf8))
+            return object as? [String: String] ?? [:]
+        }
+        #expect(try status()["server_state"]?.hasPrefix("offline") == true)
+        #expect(try String(contentsOfFile: repo + "/README.md", encoding: .utf8) == "# demo\n")
+        let begin = Date()
+        let uncached = try Shell.run("cat '\(repo)/data/blob.bin' > /dev/null")
+        let seconds = Date().timeIntervalSince(begin)
+        #expect(uncached.status != 0 && uncached.error.contains("Input/output error"), "\(uncached.error)")
+        #expect(seconds < 1, "an uncached read took \(seconds) s to fail offline")
+        #expect(try Shell.run("echo offline > '\(repo)/offline.txt' && echo more >> '\(repo)/README.md'").status == 0)
+        #expect(try status()["local/demo.pending_files"] == "2")
+        let failed = try fixture.mesa(["sync", "--timeout", "10"])
+        #expect(failed.status != 0 && !failed.standardError.isEmpty)
+
+        // The server answers again (a proxy on the same port): the edits upload.
+        proxy = try ProxyProcess(upstreamPort: fixture.server.port, port: port, arguments: ["--delay-ms", "0"])
+        let synced = try fixture.mesa(["sync", "--timeout", "60"])
+        #expect(synced.status == 0, "\(synced.standardOutput)\(synced.standardError)")
+        func content(_ path: String) throws -> String {
+            try Shell.run(
+                "curl -sf -H 'Authorization: Bearer \(fixture.server.adminKey)' -H 'Accept: application/octet-stream' "
+                    + "'\(fixture.server.url)/v1/local/demo/content?path=\(path)'").output
+        }
+        #expect(try content("offline.txt") == "offline\n")
+        #expect(try content("README.md") == "# demo\nmore\n")
+        let deadline = Date().addingTimeInterval(5)
+        while try status()["server_state"] != "online", Date() < deadline { usleep(100_000) }
+        #expect(try status()["server_state"] == "online")
+    }
+
+    /// A file still being written while uploads read it (a short quiet period, a growing file): a `mesa sync` made
+    /// meanwhile waits for the writes to settle instead of failing, and the server gets the final bytes.
+    @Test func aSyncWhileAFileIsWrittenWaitsForItAndUploadsTheWholeFile() throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        let mounted = try fixture.mesa(["mount", "-d"], extra: ["MESA_SYNC_QUIET_MS": "20", "MESA_SYNC_MAX_DELAY_MS": "60"])
+        #expect(mounted.status == 0, "\(mounted.standardError)")
+        let repo = fixture.mountPoint + "/local/demo"
+        let piece = fixture.scratch.appending("piece.bin")
+        #expect(try Shell.run("head -c 1048576 /dev/urandom > '\(piece)'").status == 0)
+        // 48 appends of 1 MiB, 30 ms apart, in the background; the sync starts while the file grows.
+        let writer = Process()
+        writer.executableURL = URL(fileURLWithPath: "/bin/sh")
+        writer.arguments = ["-c", "for i in $(seq 48); do cat '\(piece)' >> '\(repo)/growing.bin'; sleep 0.03; done"]
+        try writer.run()
+        Thread.sleep(forTimeInterval: 0.3)
+        let sync = try fixture.mesa(["sync", "--timeout", "120"])
+        writer.waitUntilExit()
+        #expect(writer.terminationStatus == 0)
+        #expect(sync.status == 0, "\(sync.standardOutput)\(sync.standardError)")
+        let final = try fixture.mesa(["sync", "--timeout", "120"])
+        #expect(final.status == 0, "\(final.standardOutput)\(final.standardError)")
+        let local = try Shell.run("sha256sum < '\(repo)/growing.bin'").output
+        let remote = try Shell.run(
+            "curl -sf -H 'Authorization: Bearer \(fixture.server.adminKey)' -H 'Accept: application/octet-stream' "
+                + "'\(fixture.server.url)/v1/local/demo/content?path=growing.bin' | sha256sum").output
+        #expect(try Shell.run("stat -c %s '\(repo)/growing.bin'").output.hasPrefix("50331648"))
+        #expect(local == remote)
     }
 
     @Test func aKilledDaemonLeavesNoStuckMountAfterUnmount() throws {

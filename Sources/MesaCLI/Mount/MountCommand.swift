@@ -50,7 +50,7 @@ struct MountCommand: AsyncParsableCommand {
             }
         } catch {
             if isChild { Daemon.reportFailure("\(error)") }
-            throw ValidationError("\(error)")
+            throw CommandFailure("\(error)")
         }
     }
 }
@@ -89,7 +89,7 @@ struct RuntimeOptions: ParsableArguments {
 
     func send(_ request: ControlRequest) throws -> ControlResponse {
         let response = try ControlClient.send(request, to: socketPath)
-        guard response.ok else { throw ValidationError(response.message) }
+        guard response.ok else { throw CommandFailure(response.message) }
         return response
     }
 }
@@ -142,7 +142,7 @@ struct SyncCommand: ParsableCommand {
     func run() throws {
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
         let response = try runtime.send(ControlRequest(command: "sync", repository: repo, timeout: timeout))
-        guard response.ok else { throw ValidationError("sync failed: \(response.message)") }
+        guard response.ok else { throw CommandFailure("sync failed: \(response.message)") }
         print(response.message)
     }
 }
@@ -160,7 +160,7 @@ struct NewCommand: ParsableCommand {
 
     func run() throws {
         let response = try runtime.send(ControlRequest(command: "new", repository: repo, message: message))
-        guard response.ok else { throw ValidationError("new failed: \(response.message)") }
+        guard response.ok else { throw CommandFailure("new failed: \(response.message)") }
         print(response.message)
     }
 }
@@ -177,7 +177,7 @@ struct DescribeCommand: ParsableCommand {
 
     func run() throws {
         let response = try runtime.send(ControlRequest(command: "describe", repository: repo, message: message))
-        guard response.ok else { throw ValidationError("describe failed: \(response.message)") }
+        guard response.ok else { throw CommandFailure("describe failed: \(response.message)") }
         print(response.message)
     }
 }
@@ -198,14 +198,14 @@ struct UnmountCommand: ParsableCommand {
             // No daemon: a killed one may have left a dead mount ("Transport endpoint is not connected").
             let environment = ProcessInfo.processInfo.environment
             let path = mountPoint ?? environment["MESA_MOUNT_POINT"] ?? (environment["HOME"] ?? "/root") + "/.local/share/mesa/mnt"
-            guard MountTable.mount(at: path) != nil else { throw ValidationError("\(error)") }
+            guard MountTable.mount(at: path) != nil else { throw CommandFailure("\(error)") }
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/bin/fusermount3")
             process.arguments = ["-uz", path]
             try process.run()
             process.waitUntilExit()
             guard process.terminationStatus == 0 else {
-                throw ValidationError("could not unmount \(path) (fusermount3 -uz exited \(process.terminationStatus))")
+                throw CommandFailure("could not unmount \(path) (fusermount3 -uz exited \(process.terminationStatus))")
             }
             print("unmounted \(path) (no daemon was running)")
         }

@@ -127,13 +127,19 @@ actor UploadPipeline {
             case .done: return true
             case .failed: return false
             case .again: continue
+            case .settling:
+                // Wait for quiet again (or a new maximum delay), without back-off and without an error.
+                firstPending = .now
+                lastChange = .now
+                return true
             }
         }
         record(index, error: "the change kept moving to commits of earlier lost answers; trying again later")
         return false
     }
 
-    private enum Attempt { case done, failed, again }
+    /// `settling`: the build read files that were being written; no error, the next quiet period retries.
+    private enum Attempt { case done, failed, again, settling }
 
     private func attempt(repository index: Int) async -> Attempt {
         guard let snapshot = fs.pendingUpload(repository: index) else { return .done }
@@ -145,7 +151,18 @@ actor UploadPipeline {
         do {
             let builder = try UploadBuilder(source: source)
             let signature = Signature(name: committer.name, email: committer.email, time: Int64(Date().timeIntervalSince1970))
-            let built = try await builder.build(base: snapshot.base, root: snapshot.root, message: nil, committer: signature)
+            let built: NodeUpload
+            do {
+                built = try await builder.build(base: snapshot.base, root: snapshot.root, message: nil, committer: signature)
+            } catch {
+                guard fs.generation != snapshot.generation else { throw error }
+                // Written while it was read (a file that grew, shrank or went away under the build): not a failure,
+                // the writes are newer than the snapshot. The next snapshot, once the writes are quiet, has them.
+                logger.info(
+                    "files changed while the upload read them; it waits for the writes to settle",
+                    metadata: ["repo": "\(repository.path)", "error": "\(error)"])
+                return .settling
+            }
             defer { Task { try? await builder.release(built.upload) } }
             let uploader = Uploader(
                 mesa: mesa, repo: repository.path.name, store: source.store,
