@@ -6,4 +6,9 @@
 #include <git2/sys/odb_backend.h>
 #include <git2/sys/repository.h>
 
+// git_libgit2_opts is variadic, which Swift cannot call: one wrapper per option used.
+static inline int mesa_git_set_strict_object_creation(int enabled) {
+    return git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, enabled);
+}
+
 #endif

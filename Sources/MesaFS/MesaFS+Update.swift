@@ -19,7 +19,8 @@ extension MesaFS {
         while true {
             let step = state.withLock { state -> InodeTable.UpdateStep in
                 // A repository with local nodes stays at the base its edits were made on: taking a remote move
-                // under them would upload the edits over changes they never saw. Reconciling comes with issue 11.
+                // under them would upload the edits over changes they never saw. Its moves go through `adopt` once
+                // every node is uploaded, or through the next upload's merge.
                 if state.local.roots[index] != nil { return .applied(Invalidation()) }
                 guard let organization = state.inodes.loadedChild(of: .root, named: FileName(path.organization)),
                     let root = state.inodes.loadedChild(of: organization.number, named: FileName(path.name))

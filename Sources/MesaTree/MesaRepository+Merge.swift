@@ -65,6 +65,11 @@ extension MesaRepository {
             if conflict.workingCopy.isEmpty, conflict.ours == nil || conflict.theirs == nil {
                 // One side deleted the file: like git, the working copy keeps the surviving side as it is.
                 if let survivor = conflict.ours ?? conflict.theirs { conflict.workingCopy = try readBlob(survivor.id) }
+            } else if conflict.workingCopy.isEmpty, let ours = conflict.ours, ours.mode.isBlob {
+                // Both sides have it and libgit2 rendered nothing: binary content (a text conflict always has marker
+                // lines). Our version stays, as git leaves it.
+                conflict.workingCopy = try readBlob(ours.id)
+                conflict.isBinary = !conflict.workingCopy.isEmpty
             }
             let mode = conflict.ours?.mode ?? conflict.theirs?.mode ?? .regular
             if mode.isBlob {

@@ -224,19 +224,31 @@ public struct ChangeUpdate: Codable, Sendable, Equatable {
     public var commit: String
     /// The parent change ids; `nil` keeps an evolving change's parents as they are (a new change goes on the root).
     public var parents: [String]?
+    /// Paths of the new commit that hold unresolved conflicts (a mount's three-way merge, or those it still sees
+    /// markers in). The change then shows `is_conflicted` with these and every earlier conflict path the commit
+    /// leaves unchanged; a recorded path the commit changes and does not name is resolved.
+    public var conflicts: [String]?
+    /// Recorded conflict paths resolved whether or not the commit changes them (a mount that saw the server's copy
+    /// of a binary conflict deleted).
+    public var resolved: [String]?
 
     enum CodingKeys: String, CodingKey {
         case changeID = "change_id"
         case expectedCommit = "expected_commit"
-        case commit, parents
+        case commit, parents, conflicts, resolved
     }
 
     /// Creates an update.
-    public init(changeID: String, expectedCommit: String?, commit: String, parents: [String]?) {
+    public init(
+        changeID: String, expectedCommit: String?, commit: String, parents: [String]?, conflicts: [String]? = nil,
+        resolved: [String]? = nil
+    ) {
         self.changeID = changeID
         self.expectedCommit = expectedCommit
         self.commit = commit
         self.parents = parents
+        self.conflicts = conflicts
+        self.resolved = resolved
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -245,6 +257,8 @@ public struct ChangeUpdate: Codable, Sendable, Equatable {
         try container.encode(expectedCommit, forKey: .expectedCommit)
         try container.encode(commit, forKey: .commit)
         try container.encodeIfPresent(parents, forKey: .parents)
+        try container.encodeIfPresent(conflicts, forKey: .conflicts)
+        try container.encodeIfPresent(resolved, forKey: .resolved)
     }
 }
 

@@ -58,6 +58,18 @@ import Testing
         #expect(try content("clean.txt", in: result.tree) == "c2\n")
     }
 
+    /// libgit2 renders no markers into binary content: the working copy keeps our version (never an empty file).
+    @Test func aBinaryConflictKeepsOurVersion() throws {
+        let base = try tree(["b.bin": "\u{0}base\u{0}\n", "t.txt": "t\n"])
+        let ours = try tree(["b.bin": "\u{0}ours\u{0}\n"], base: base)
+        let theirs = try tree(["b.bin": "\u{0}theirs\u{0}\n", "t.txt": "t2\n"], base: base)
+        let result = try repository.merge(base: base, ours: ours, theirs: theirs)
+        let conflict = try #require(result.conflicts.first)
+        #expect(conflict.kind == .bothModified && conflict.isBinary)
+        #expect(try content("b.bin", in: result.tree) == "\u{0}ours\u{0}\n")
+        #expect(try content("t.txt", in: result.tree) == "t2\n")
+    }
+
     @Test func deleteAgainstModifyKeepsTheSurvivingSide() throws {
         let base = try tree(["f.txt": Self.ten, "g": "g\n"])
         let ours = try tree([:], base: base, deleting: ["f.txt"])

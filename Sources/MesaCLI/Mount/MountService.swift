@@ -6,6 +6,7 @@ import MesaFuse
 import MesaKit
 import MesaStore
 import MesaSync
+import MesaTree
 import Synchronization
 
 // `mesa mount`'s running service: checks what can be checked before mounting (and says what to do), builds the
@@ -60,6 +61,8 @@ final class MountService: Sendable {
     /// Mounts, then runs until asked to stop. `ready` is called once the mount serves requests.
     func run(ready: @Sendable (String) -> Void) async throws {
         try Self.preflight(configuration)
+        // Merges of moved changes write trees naming content this lazy cache never fetched.
+        try MesaRepository.allowTreesNamingAbsentObjects()
         let mesa = Mesa(
             credentials: credential, org: configuration.org, baseURL: configuration.baseURL,
             configuration: Self.clientConfiguration)
@@ -155,7 +158,7 @@ final class MountService: Sendable {
         let pipeline = UploadPipeline(
             fs: fs, mesa: mesa, defaultBookmarks: bookmarks, quiet: configuration.syncQuiet,
             maxDelay: configuration.syncMaxDelay, committer: (name: "mesa mount", email: "mount@\(org).mesa.local"),
-            logger: logger)
+            logger: logger, invalidate: { await session.invalidate($0) })
         await pipeline.start()
         let control = try ControlServer(path: socketPath) { [self] request in
             await handle(
@@ -213,10 +216,19 @@ final class MountService: Sendable {
             for repository in layout.repositories {
                 guard let fetcher = fetchers[repository.path] else { continue }
                 do {
+                    let before = session.fs.currentResolution(of: repository.path)
                     let result = try await fetcher.sync.resolve([repository.revision.description])
                     connectivity.succeeded()
                     guard result.changed, let first = result.resolutions.first else { continue }
                     let resolution = try SyncRemoteFetcher.resolution(first, revision: repository.revision)
+                    if let index = layout.index(of: repository.path), session.fs.hasLocalRoot(repository: index) {
+                        // Local nodes: moved only when every one is uploaded and no upload landed meanwhile;
+                        // otherwise the next upload merges (the server's answer then names the move).
+                        let invalidation = try await session.fs.adopt(
+                            repository.path, resolution: resolution, covering: nil, ids: [:], expecting: before)
+                        if let invalidation { await session.invalidate(invalidation) }
+                        continue
+                    }
                     _ = try await session.update(repository.path, to: resolution)
                 } catch {
                     if case .transport = error as? KitError { connectivity.failed("\(error)") }
@@ -255,6 +267,8 @@ final class MountService: Sendable {
                 details["\(path).last_error"] = status.lastError ?? "none"
                 details["\(path).last_upload_bytes_sent"] = "\(status.lastBytesSent)"
                 details["\(path).uploads"] = "\(status.uploads)"
+                // Paths a merge left with conflict markers: edit them (remove the markers) and sync.
+                details["\(path).conflicts"] = status.conflicts.map { $0.isEmpty ? "none" : $0.map(\.path).joined(separator: ",") } ?? "none"
             }
             return ControlResponse(ok: true, message: "mounted at \(configuration.mountPoint)", details: details)
         case "stats":

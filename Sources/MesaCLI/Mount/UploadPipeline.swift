@@ -5,6 +5,7 @@ import MesaFS
 import MesaKit
 import MesaSync
 import MesaTree
+import MesaWire
 
 // The upload pipeline of a writable mount (DESIGN.md section 5). It watches the filesystem's generation (every
 // change stamps a new one); once changes have been quiet for `quiet`, or pending for `maxDelay`, or when `mesa sync`
@@ -34,6 +35,9 @@ actor UploadPipeline {
         var lastBytesSent: Int64 = 0
         /// Uploads acknowledged this session.
         var uploads = 0
+        /// The conflicts a merge left that no upload has resolved yet (known since this session's first merge; `nil`
+        /// before: the server then resolves each conflicted path an upload changes).
+        var conflicts: [MergedUpload.Conflict]?
     }
 
     private let fs: MesaFS
@@ -43,6 +47,7 @@ actor UploadPipeline {
     private let maxDelay: Duration
     private let logger: Logger
     private let committer: (name: String, email: String)
+    private let invalidate: @Sendable (Invalidation) async -> Void
     private var statuses: [Int: RepositoryStatus] = [:]
     private var lastSeen: Int64 = 0
     private var lastChange = ContinuousClock.now
@@ -54,8 +59,10 @@ actor UploadPipeline {
 
     init(
         fs: MesaFS, mesa: Mesa, defaultBookmarks: [Int: String], quiet: Duration, maxDelay: Duration,
-        committer: (name: String, email: String), logger: Logger
+        committer: (name: String, email: String), logger: Logger,
+        invalidate: @escaping @Sendable (Invalidation) async -> Void
     ) {
+        self.invalidate = invalidate
         self.fs = fs
         self.mesa = mesa
         self.defaultBookmarks = defaultBookmarks
@@ -150,7 +157,7 @@ actor UploadPipeline {
         }
         do {
             let builder = try UploadBuilder(source: source)
-            let signature = Signature(name: committer.name, email: committer.email, time: Int64(Date().timeIntervalSince1970))
+            let signature = MesaTree.Signature(name: committer.name, email: committer.email, time: Int64(Date().timeIntervalSince1970))
             let built: NodeUpload
             do {
                 built = try await builder.build(base: snapshot.base, root: snapshot.root, message: nil, committer: signature)
@@ -172,12 +179,17 @@ actor UploadPipeline {
                 commitTime: signature.time)
             let earlier = fs.sentPushes(repository: index)
             try fs.recordSent(sent, repository: index)
-            let report = try await uploader.send(built.upload)
+            let conflicts = try await remainingConflicts(index, in: built.upload, source: source)
+            let report = try await uploader.send(built.upload, conflicts: conflicts)
             switch report.outcome {
             case .pushed(let commit):
                 try acknowledge(snapshot, built: built, as: sent, commit: commit, bytesSent: report.bytesSent)
+                if let conflicts {
+                    statuses[index, default: RepositoryStatus()].conflicts =
+                        statuses[index]?.conflicts?.filter { conflicts.remaining.contains($0.path) }
+                }
                 return .done
-            case .conflict(let current, let bookmarkChange, _):
+            case .conflict(let current, let bookmarkChange, let material):
                 // A lost answer's commit: the change (or the bookmark an upload creating it wanted) is at a commit
                 // this mount sent earlier.
                 let landed = earlier.last { push in
@@ -185,12 +197,17 @@ actor UploadPipeline {
                     return built.upload.createsChange && push.change == bookmarkChange
                 }
                 guard let landed else {
-                    let now = current.map(\.hex) ?? bookmarkChange.map { "change \($0)" } ?? "none"
-                    record(
-                        index,
-                        error: "the change moved on the server (now at \(now)); the edits stay in the journal until "
-                            + "they are reconciled")
-                    return .failed
+                    guard let current, !built.upload.createsChange else {
+                        let now = current.map(\.hex) ?? bookmarkChange.map { "change \($0)" } ?? "none"
+                        record(
+                            index,
+                            error: "the bookmark moved on the server (now at \(now)) before this mount created its "
+                                + "change; the edits stay in the journal")
+                        return .failed
+                    }
+                    return try await reconcile(
+                        snapshot, built: built, builder: builder, uploader: uploader, theirs: current,
+                        material: material, committer: signature)
                 }
                 if landed.rootTree == built.upload.rootTree {
                     logger.info(
@@ -213,6 +230,74 @@ actor UploadPipeline {
             record(index, error: Self.explain(error))
             return .failed
         }
+    }
+
+    /// Merges a refused snapshot with the change's current commit on the server (three ways, base = the commit the
+    /// snapshot was built on), pushes the merge, and moves the repository to it (``MesaFS/adopt(_:resolution:covering:ids:)``):
+    /// the working copy then shows the server's edits too, and conflicting files both sides between markers.
+    private func reconcile(
+        _ snapshot: LocalUpload, built: NodeUpload, builder: UploadBuilder, uploader: Uploader, theirs: ObjectID,
+        material: [SyncRecord], committer signature: MesaTree.Signature
+    ) async throws -> Attempt {
+        let index = snapshot.repository
+        let repository = fs.layout.repositories[index]
+        let merged = try await builder.merge(built.upload, theirs: theirs, material: material, committer: signature)
+        defer { Task { try? await builder.release(merged.upload) } }
+        let report = try await uploader.send(merged.upload, conflicts: (merged.paths, []))
+        guard case .pushed(let commit) = report.outcome else { return .again }  // moved again meanwhile
+        let resolution = Resolution(
+            revision: snapshot.base.revision, change: merged.upload.change, commit: commit,
+            rootTree: merged.upload.rootTree, commitTime: signature.time)
+        if let invalidation = try await fs.adopt(repository.path, resolution: resolution, covering: snapshot, ids: built.ids) {
+            await invalidate(invalidation)
+        }
+        var status = statuses[index, default: RepositoryStatus()]
+        status.uploadedGeneration = snapshot.generation
+        status.lastUpload = Date()
+        status.lastError = nil
+        status.lastBytesSent = report.bytesSent
+        status.uploads += 1
+        status.conflicts = merged.conflicts
+        statuses[index] = status
+        logger.info(
+            "merged with the server's edits",
+            metadata: [
+                "repo": "\(repository.path)", "theirs": "\(theirs)", "commit": "\(commit)",
+                "conflicts": "\(merged.paths.joined(separator: ","))",
+            ])
+        return .done
+    }
+
+    /// The known conflicts `upload` leaves unresolved, and the others; `nil` when none are known. A conflict is
+    /// resolved when its path is gone, or for a binary one when the server's copy beside it is gone; otherwise
+    /// it lasts while the file is as the merge left it or still has a conflict marker line (a file that cannot be
+    /// read counts as unresolved).
+    private func remainingConflicts(
+        _ index: Int, in upload: BuiltUpload, source: StoreObjectSource
+    ) async throws -> (remaining: [String], resolved: [String])? {
+        guard let known = statuses[index]?.conflicts else { return nil }
+        guard !known.isEmpty else { return ([], []) }
+        let repository = try MesaRepository(store: source.store)
+        let root = upload.rootTree
+        let remaining = try await BlockingPool.shared.run { () throws(SyncError) -> [String] in
+            known.filter { conflict in
+                guard let entry = try? repository.entry(at: conflict.path, in: root) else { return false }
+                if conflict.isBinary {
+                    return (try? repository.entry(at: UploadBuilder.serverCopy(of: conflict.path), in: root)) != nil
+                }
+                if entry.id == conflict.workingCopy { return true }
+                guard entry.mode.isBlob, let bytes = try? repository.readBlob(entry.id) else { return true }
+                return Self.hasConflictMarkers(bytes)
+            }.map(\.path)
+        }
+        return (remaining, known.map(\.path).filter { !remaining.contains($0) })
+    }
+
+    /// Whether text has a line that opens a conflict (`<<<<<<< `) followed by a line that closes one (`>>>>>>> `).
+    static func hasConflictMarkers(_ bytes: [UInt8]) -> Bool {
+        let lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        guard let open = lines.firstIndex(where: { $0.starts(with: Array("<<<<<<< ".utf8)) }) else { return false }
+        return lines[open...].contains { $0.starts(with: Array(">>>>>>> ".utf8)) }
     }
 
     /// What a failed upload's error means for the user, and what to do about a refused credential.

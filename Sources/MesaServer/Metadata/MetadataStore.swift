@@ -67,12 +67,25 @@ package protocol RepoCatalog: ChangeCatalog {
     /// Applies change and bookmark updates atomically, together with the repo references of the records they make
     /// reachable: all of it when every expectation holds, none otherwise (so a change is never visible without its
     /// references, nor references kept for a change that was refused).
+    /// `conflicts` replaces the recorded conflict paths of the changes it names, in the same transaction.
     /// - Returns: the expectations that failed (empty when the updates were applied).
     func apply(
         changes: [(record: ChangeRecord, expected: Expectation<ObjectID>)],
         bookmarks: [(bookmark: MesaTree.Bookmark, expected: Expectation<ChangeID>)],
-        references: [RecordKey]
+        references: [RecordKey],
+        conflicts: [ChangeID: [String]]
     ) throws(TreeError) -> [CatalogConflict]
+}
+
+extension RepoCatalog {
+    /// ``apply(changes:bookmarks:references:conflicts:)`` leaving every change's conflicts as they are.
+    package func apply(
+        changes: [(record: ChangeRecord, expected: Expectation<ObjectID>)],
+        bookmarks: [(bookmark: MesaTree.Bookmark, expected: Expectation<ChangeID>)],
+        references: [RecordKey]
+    ) throws(TreeError) -> [CatalogConflict] {
+        try apply(changes: changes, bookmarks: bookmarks, references: references, conflicts: [:])
+    }
 }
 
 /// An expectation of an atomic catalog update that did not hold.

@@ -58,7 +58,8 @@ package final class SQLiteChangeCatalog: RepoCatalog {
     package func apply(
         changes: [(record: ChangeRecord, expected: Expectation<ObjectID>)],
         bookmarks: [(bookmark: MesaTree.Bookmark, expected: Expectation<ChangeID>)],
-        references: [RecordKey]
+        references: [RecordKey],
+        conflicts changeConflicts: [ChangeID: [String]]
     ) throws(TreeError) -> [CatalogConflict] {
         try write { db in
             var conflicts: [CatalogConflict] = []
@@ -76,6 +77,7 @@ package final class SQLiteChangeCatalog: RepoCatalog {
             }
             guard conflicts.isEmpty else { return conflicts }
             for (record, _) in changes { try insert(db, record) }
+            for (id, paths) in changeConflicts { try Self.setConflicts(db, paths, of: id, repoID: repoID) }
             for (bookmark, _) in bookmarks {
                 try db.execute(
                     sql: """
@@ -187,12 +189,14 @@ package final class SQLiteChangeCatalog: RepoCatalog {
 
     /// Records the conflicted paths of a change's current commit (empty when clean).
     package func setConflicts(_ paths: [String], of id: ChangeID) throws(TreeError) {
-        try write { db in
-            let text = paths.isEmpty ? nil : String(decoding: try JSONEncoder().encode(paths), as: UTF8.self)
-            try db.execute(
-                sql: "UPDATE changes SET conflicts = ? WHERE repo_id = ? AND change_id = ?",
-                arguments: [text, repoID, id.description])
-        }
+        try write { db in try Self.setConflicts(db, paths, of: id, repoID: repoID) }
+    }
+
+    private static func setConflicts(_ db: Database, _ paths: [String], of id: ChangeID, repoID: String) throws {
+        let text = paths.isEmpty ? nil : String(decoding: try JSONEncoder().encode(paths), as: UTF8.self)
+        try db.execute(
+            sql: "UPDATE changes SET conflicts = ? WHERE repo_id = ? AND change_id = ?",
+            arguments: [text, repoID, id.description])
     }
 
     private func currentBookmark(_ db: Database, _ name: String) throws -> ChangeID? {

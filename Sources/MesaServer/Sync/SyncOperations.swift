@@ -371,6 +371,7 @@ struct SyncOperations {
     /// Applies a push transaction atomically, or reports its stale expectations.
     func apply(_ transaction: PushTransaction, state: PushState) throws -> [CatalogConflict] {
         var changes: [(record: ChangeRecord, expected: Expectation<ObjectID>)] = []
+        var conflicts: [ChangeID: [String]] = [:]
         let newChanges = Set(try transaction.changes.map { try RepoOperations.changeID($0.changeID) })
         for update in transaction.changes {
             let id = try RepoOperations.changeID(update.changeID)
@@ -408,6 +409,12 @@ struct SyncOperations {
             }
             let expected: Expectation<ObjectID> = try update.expectedCommit.map { .equal(try Self.objectID($0)) } ?? .absent
             changes.append((ChangeRecord(id: id, commit: commitID, parents: parents.isEmpty ? [.root] : parents), expected))
+            if let paths = try self.conflicts(
+                of: id, naming: update.conflicts ?? [], resolving: update.resolved ?? [], from: expected.value,
+                to: commit.tree)
+            {
+                conflicts[id] = paths
+            }
         }
         var bookmarks: [(bookmark: MesaTree.Bookmark, expected: Expectation<ChangeID>)] = []
         for update in transaction.bookmarks {
@@ -430,7 +437,38 @@ struct SyncOperations {
         let references = try promotable(state)
         // Durable before visible: what the push stored reaches the disk before the catalog names it (group commit).
         try services.store.sync()
-        return try operations.catalog.apply(changes: changes, bookmarks: bookmarks, references: references)
+        return try operations.catalog.apply(
+            changes: changes, bookmarks: bookmarks, references: references, conflicts: conflicts)
+    }
+
+    /// A change's conflicts after a push: the paths it names, and each recorded path it does not resolve whose entry
+    /// the new commit leaves as the expected commit had it (a path the push changes is resolved, as a PATCH of that
+    /// path resolves it).
+    /// - Returns: the paths, or `nil` when they are what the catalog records.
+    private func conflicts(
+        of id: ChangeID, naming named: [String], resolving resolved: [String], from expected: ObjectID?,
+        to tree: ObjectID
+    ) throws -> [String]? {
+        let recorded = expected == nil ? [] : try operations.catalog.details(of: id)?.conflicts ?? []
+        guard !recorded.isEmpty || !named.isEmpty else { return nil }
+        let kept = try untouched(recorded.filter { !resolved.contains($0) }, from: expected, to: tree)
+        let paths = Array(Set(kept + named)).sorted(by: PathName.precedes)
+        return paths == recorded.sorted(by: PathName.precedes) ? nil : paths
+    }
+
+    /// The paths among `paths` whose entry is the same in the expected commit and in `tree`.
+    private func untouched(_ paths: [String], from expected: ObjectID?, to tree: ObjectID) throws -> [String] {
+        guard let expected, !paths.isEmpty else { return [] }
+        let before = try repository.commit(expected).tree
+        func entry(_ path: String, in root: ObjectID) throws -> TreeEntry? {
+            do throws(TreeError) {
+                return try repository.entry(at: path, in: root)
+            } catch {
+                guard case .notFound = error else { throw error }
+                return nil
+            }
+        }
+        return try paths.filter { try entry($0, in: before) == entry($0, in: tree) }
     }
 
     /// What a client needs to merge a stale change: the current commit and the trees along the paths that differ

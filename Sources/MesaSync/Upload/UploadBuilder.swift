@@ -178,7 +178,7 @@ package struct UploadBuilder: Sendable {
 
     /// Pins `keys` (those not pinned already, which `pinned` receives), then fetches the ones the store lacks in
     /// one request.
-    private func ensureLocal(_ keys: [RecordKey], pinned: inout [RecordKey]) async throws(SyncError) {
+    func ensureLocal(_ keys: [RecordKey], pinned: inout [RecordKey]) async throws(SyncError) {
         guard !keys.isEmpty else { return }
         let store = source.store
         let (newlyPinned, missing) = try await source.pool.run {

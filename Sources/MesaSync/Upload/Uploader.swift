@@ -67,12 +67,20 @@ package struct Uploader: Sendable {
     /// - Parameters:
     ///   - upload: what ``UploadBuilder/build(base:dirty:message:committer:)`` made.
     ///   - parents: the change's parent change ids, when the caller knows them; otherwise asked from the server.
+    ///   - conflicts: the paths of the new commit that hold unresolved conflicts, when the caller knows them
+    ///     (``ChangeUpdate/conflicts``), and those it knows are resolved (``ChangeUpdate/resolved``).
     /// - Returns: pushed, or a conflict to reconcile.
     /// - Throws: ``SyncError/pushRefused(status:code:message:)`` when the server refused the push (a 4xx: sending it
     ///   again will not help); ``SyncError/remote(operation:message:)`` for transport failures and server errors
     ///   (retry later); ``SyncError/cancelled``; store failures reading the records.
-    package func send(_ upload: BuiltUpload, parents: [ChangeID]? = nil) async throws(SyncError) -> UploadReport {
-        let transaction = try await transaction(for: upload, parents: parents)
+    package func send(
+        _ upload: BuiltUpload, parents: [ChangeID]? = nil, conflicts: (remaining: [String], resolved: [String])? = nil
+    ) async throws(SyncError) -> UploadReport {
+        var transaction = try await transaction(for: upload, parents: parents)
+        if let conflicts, !transaction.changes.isEmpty {
+            transaction.changes[0].conflicts = conflicts.remaining
+            transaction.changes[0].resolved = conflicts.resolved.isEmpty ? nil : conflicts.resolved
+        }
         let missing: [RecordKey]
         do throws(KitError) {
             missing = try await sync.have(keys: upload.keys)

@@ -36,3 +36,13 @@ enum GitRuntime {
         try GitError.check(token, operation: "git_libgit2_init")
     }
 }
+
+extension MesaRepository {
+    /// Lets this process write trees whose entries name objects the local store does not have (libgit2 checks every
+    /// entry by default, process-wide). A mount needs it: its three-way merges write trees whose unchanged entries
+    /// name content its lazy cache never fetched. The server keeps the check; it verifies what every push names.
+    package static func allowTreesNamingAbsentObjects() throws(TreeError) {
+        try GitRuntime.ensureInitialized()
+        try GitError.check(mesa_git_set_strict_object_creation(0), operation: "git_libgit2_opts")
+    }
+}

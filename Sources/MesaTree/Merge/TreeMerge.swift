@@ -39,8 +39,11 @@ package struct MergeConflict: Sendable, Hashable {
     /// Their version, unless they deleted the file.
     package var theirs: ConflictSide?
     /// The working-copy rendering: both sides' text with `<<<<<<<`, `=======`, `>>>>>>>` markers (and the base in
-    /// `|||||||` sections when given), or the surviving side's content when one side deleted the file (as git).
+    /// `|||||||` sections when given), or the surviving side's content when one side deleted the file (as git), or
+    /// our content when the file is binary.
     package var workingCopy: [UInt8]
+    /// Whether both sides have the file and it is binary (libgit2 renders no markers then).
+    package var isBinary = false
 }
 
 /// The outcome of merging two trees against their base.
