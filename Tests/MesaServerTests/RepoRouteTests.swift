@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import MesaCore
 import MesaServer
 import MesaWire
 import Testing
@@ -89,6 +90,51 @@ import Testing
             let tooLong = try await client.send(
                 .post, "/v1/local/api-keys", credential: server.adminKey, json: #"{"expires_in_seconds":5}"#)
             #expect(tooLong.status == .badRequest)
+        }
+    }
+
+    /// `?tags=` as a compact JSON object or a `key:value` comma list keeps the repos that carry every pair; a value
+    /// that is neither form is not refused but matches no repo; an empty one filters nothing.
+    @Test(arguments: [
+        (#"{"team":"infra"}"#, ["a", "b"]),
+        (#"{"team":"infra","env":"prod"}"#, ["a"]),
+        (#"{}"#, ["a", "b", "c", "d"]),
+        ("team:infra", ["a", "b"]),
+        ("team:infra,env:dev", ["b"]),
+        ("team: infra , env:prod", ["a"]),
+        ("team:nobody", []),
+        ("", ["a", "b", "c", "d"]),
+        (#"{"team":"#, []),
+        (#"{"team":1}"#, []),
+        ("team", []),
+        ("team:infra,", ["a", "b"]),
+    ])
+    func reposAreFilteredByTags(filter: String, expected: [String]) async throws {
+        let server = try ServerHarness()
+        let key = server.adminKey
+        try await server.test { client in
+            let repos = [
+                ("a", #"{"team":"infra","env":"prod"}"#), ("b", #"{"team":"infra","env":"dev"}"#),
+                ("c", #"{"team":"web"}"#), ("d", "{}"),
+            ]
+            for (name, tags) in repos {
+                let reply = try await client.send(
+                    .post, "/v1/local/repos", credential: key, json: #"{"name":"\#(name)","tags":\#(tags)}"#)
+                #expect(reply.status == .created)
+            }
+            let query = try #require(filter.addingPercentEncoding(withAllowedCharacters: .alphanumerics))
+            // Page one repo at a time, so the filter and the cursor work together.
+            var names: [String] = []
+            var cursor: String?
+            repeat {
+                let uri = "/v1/local/repos?limit=1&tags=\(query)" + (cursor.map { "&cursor=\($0)" } ?? "")
+                let reply = try await client.send(.get, uri, credential: key)
+                #expect(reply.status == .ok, "\(reply.text)")
+                let page = try reply.decode(Page<Repo>.self)
+                names += page.items.map(\.name)
+                cursor = page.nextCursor
+            } while cursor != nil
+            #expect(names == expected, "tags=\(filter)")
         }
     }
 }

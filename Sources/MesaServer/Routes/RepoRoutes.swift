@@ -19,13 +19,16 @@ enum RepoRoutes {
                 else { throw .badRequest("cursor '\(text)' is not a cursor this list gave") }
                 return name
             }
+            let tags = RepoTagFilter(request)
             let repos = try await services.blocking { () throws -> (items: [Repo], next: String?) in
-                // A repo-restricted credential sees only its repos; page until a page has some or the list ends.
+                // A repo-restricted credential sees only its repos, a tag filter only the matching ones; page until a
+                // page has some or the list ends.
                 var cursor = cursor
                 var items: [Repo] = []
                 while true {
                     let page = try services.metadata.repos(orgID: org.id, limit: limit, cursor: cursor)
-                    items += try page.rows.filter(principal.canAccess).map { try json($0, org: org, services: services) }
+                    items += try page.rows.filter { principal.canAccess($0) && tags.matches($0.tags) }
+                        .map { try json($0, org: org, services: services) }
                     cursor = page.nextCursor
                     if !items.isEmpty || cursor == nil { return (items, cursor) }
                 }
