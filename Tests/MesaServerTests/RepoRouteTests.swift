@@ -137,4 +137,21 @@ import Testing
             #expect(names == expected, "tags=\(filter)")
         }
     }
+
+    /// `repo_ids` naming repos that do not exist is a 400 naming each of them, and no key is made.
+    @Test func apiKeysNamingUnknownReposAreRefusedNamingEachOne() async throws {
+        let server = try ServerHarness()
+        let key = server.adminKey
+        try await server.test { client in
+            _ = try await client.send(.post, "/v1/local/repos", credential: key, json: #"{"name":"x"}"#)
+            let known = try server.repoID("x")
+            let reply = try await client.send(
+                .post, "/v1/local/api-keys", credential: key, json: #"{"repo_ids":["ghost-1","\#(known)","ghost-2"]}"#)
+            #expect(reply.status == .badRequest)
+            let message = try reply.decode(ErrorBody.self).error.message
+            #expect(message.contains("ghost-1") && message.contains("ghost-2") && !message.contains(known), "\(message)")
+            let keys = try await client.send(.get, "/v1/local/api-keys", credential: key).decode(Page<APIKeyInfo>.self)
+            #expect(keys.items.count == 1)
+        }
+    }
 }

@@ -55,11 +55,16 @@ enum OrgRoutes {
             }
             if let wanted = body.repoIDs {
                 guard wanted.count <= 1_000 else { throw APIError.badRequest("repo_ids may name at most 1000 repos") }
-                try await services.blocking {
+                let unknown = try await services.blocking {
                     // The row must match exactly: SQLite compares text only up to a NUL byte.
-                    for id in wanted where try services.metadata.repo(id: id).map({ $0.id != id || $0.orgID != org.id }) ?? true {
-                        throw APIError.badRequest("repo_ids: '\(id)' is not a repo of org '\(org.slug)'")
+                    try wanted.filter { id in
+                        try services.metadata.repo(id: id).map { $0.id != id || $0.orgID != org.id } ?? true
                     }
+                }
+                guard unknown.isEmpty else {
+                    let names = unknown.map { "'\($0)'" }.joined(separator: ", ")
+                    let verb = unknown.count == 1 ? "is not a repo" : "are not repos"
+                    throw APIError.badRequest("repo_ids: \(names) \(verb) of org '\(org.slug)'")
                 }
             }
             let expiresAt = body.expiresInSeconds.map { Date().timeIntervalSince1970 + Double($0) }
