@@ -138,6 +138,43 @@ import Testing
         }
     }
 
+    /// A PATCH may make only an existing bookmark the default, unless the repo has none yet (an empty repo names
+    /// the bookmark its first write creates); a new repo may name any default.
+    @Test func defaultBookmarkMustExistOnceTheRepoHasBookmarks() async throws {
+        let server = try ServerHarness()
+        let key = server.adminKey
+        try await server.test { client in
+            let created = try await client.send(
+                .post, "/v1/local/repos", credential: key, json: #"{"name":"r","default_bookmark":"trunk"}"#)
+            #expect(created.status == .created)
+            let empty = try await client.send(.patch, "/v1/local/r", credential: key, json: #"{"default_bookmark":"dev"}"#)
+            #expect(empty.status == .ok)
+            #expect(try empty.decode(Repo.self).defaultBookmark == "dev")
+
+            let content = Data("x".utf8).base64EncodedString()
+            let change = try await client.send(
+                .post, "/v1/local/r/changes", credential: key,
+                json: #"{"base_change_id":"\#(ChangeID.root)","files":[{"path":"x","content":"\#(content)"}]}"#
+            ).decode(Change.self)
+            let missing = try await client.send(.patch, "/v1/local/r", credential: key, json: #"{"default_bookmark":"nope"}"#)
+            #expect(missing.status == .notFound, "\(missing.text)")
+            #expect(missing.errorCode == "NOT_FOUND")
+            #expect(try missing.decode(ErrorBody.self).error.message.contains("nope"))
+            #expect(try await client.send(.get, "/v1/local/r", credential: key).decode(Repo.self).defaultBookmark == "dev")
+
+            let bookmark = try await client.send(
+                .post, "/v1/local/r/bookmarks", credential: key, json: #"{"name":"release","change_id":"\#(change.id)"}"#)
+            #expect(bookmark.status == .created)
+            let moved = try await client.send(.patch, "/v1/local/r", credential: key, json: #"{"default_bookmark":"release"}"#)
+            #expect(moved.status == .ok)
+            #expect(try moved.decode(Repo.self).defaultBookmark == "release")
+            // Sending the current default back (a client PATCHing the whole repo) is never refused.
+            let same = try await client.send(
+                .patch, "/v1/local/r", credential: key, json: #"{"default_bookmark":"release","tags":{"k":"v"}}"#)
+            #expect(same.status == .ok)
+        }
+    }
+
     /// `repo_ids` naming repos that do not exist is a 400 naming each of them, and no key is made.
     @Test func apiKeysNamingUnknownReposAreRefusedNamingEachOne() async throws {
         let server = try ServerHarness()

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import MesaTree
 import MesaWire
 
 /// The repo routes: list, create, get, update, delete.
@@ -74,6 +75,15 @@ enum RepoRoutes {
             for (key, value) in body.tags ?? [:] { row.tags[key] = value }
             let updated = row
             let repo = try await services.blocking {
+                // A new default must be an existing bookmark, unless the repo has none yet: an empty repo may name the
+                // bookmark its first write creates (docs/Protocol.md, "REST choices"). Names compare as bytes.
+                if !updated.defaultBookmark.utf8.elementsEqual(resolved.defaultBookmark.utf8) {
+                    let catalog = services.metadata.catalog(repoID: updated.id)
+                    let exists = try catalog.bookmark(named: updated.defaultBookmark) != nil
+                    guard try exists || catalog.bookmarks().isEmpty else {
+                        throw TreeError.bookmarkNotFound(updated.defaultBookmark)
+                    }
+                }
                 try services.metadata.updateRepo(updated)
                 return try json(updated, org: org, services: services)
             }
