@@ -55,14 +55,21 @@ enum ChangeRoutes {
         // Bookmarks.
         group.get(":org/:repo/bookmarks") { request, context in
             let (repo, org) = try await RepoRoutes.resolve(context, services: services, scope: .read)
+            let limit = try RouteSupport.limit(request)
             let glob = try RouteSupport.query(request, "glob")
-            let bookmarks = try await services.blocking { () throws -> [MesaWire.Bookmark] in
+            let after = try RouteSupport.nameCursor(request, validate: RouteSupport.validateBookmarkName)
+            let page = try await services.blocking { () throws -> (items: [MesaWire.Bookmark], next: String?) in
                 let operations = try RepoOperations(services: services, repo: repo, org: org)
-                return try operations.catalog.bookmarks()
-                    .filter { bookmark in glob.map { fnmatch($0, bookmark.name, 0) == 0 } ?? true }
-                    .map(operations.bookmarkJSON)
+                // The catalog lists bookmarks by name in byte order (SQLite's), the order the cursor continues in.
+                let matching = try operations.catalog.bookmarks().filter { bookmark in
+                    (after.map { Array($0.utf8).lexicographicallyPrecedes(bookmark.name.utf8) } ?? true)
+                        && (glob.map { fnmatch($0, bookmark.name, 0) == 0 } ?? true)
+                }
+                let page = matching.prefix(limit)
+                return (page.map(operations.bookmarkJSON), matching.count > limit ? page.last?.name : nil)
             }
-            return try JSONResponse.make(Page(items: bookmarks, nextCursor: nil, itemsKey: "bookmarks"))
+            let next = page.next.map(RouteSupport.nameCursor(after:))
+            return try JSONResponse.make(Page(items: page.items, nextCursor: next, itemsKey: "bookmarks"))
         }
 
         group.post(":org/:repo/bookmarks") { request, context in

@@ -13,13 +13,7 @@ enum RepoRoutes {
             let (principal, org) = try RouteSupport.org(context)
             try principal.require(.read)
             let limit = try RouteSupport.limit(request)
-            // The cursor is opaque to clients: the last repo name of the page, base64url-encoded.
-            let cursor = try RouteSupport.query(request, "cursor").map { text throws(APIError) -> String in
-                guard let bytes = Base64URL.decode(text), let name = String(validating: bytes, as: UTF8.self),
-                    (try? RouteSupport.validateRepoName(name)) != nil
-                else { throw .badRequest("cursor '\(text)' is not a cursor this list gave") }
-                return name
-            }
+            let cursor = try RouteSupport.nameCursor(request, validate: RouteSupport.validateRepoName)
             let tags = RepoTagFilter(request)
             let repos = try await services.blocking { () throws -> (items: [Repo], next: String?) in
                 // A repo-restricted credential sees only its repos, a tag filter only the matching ones; page until a
@@ -34,7 +28,7 @@ enum RepoRoutes {
                     if !items.isEmpty || cursor == nil { return (items, cursor) }
                 }
             }
-            let next = repos.next.map { Base64URL.encode(Array($0.utf8)) }
+            let next = repos.next.map(RouteSupport.nameCursor(after:))
             return try JSONResponse.make(Page(items: repos.items, nextCursor: next, itemsKey: "repos"))
         }
 

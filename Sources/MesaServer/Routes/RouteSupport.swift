@@ -53,6 +53,21 @@ enum RouteSupport {
         return value
     }
 
+    /// `?cursor` of a list ordered by name: the last name of the previous page, base64url-encoded (opaque to clients).
+    /// - Parameter validate: the rule every name of the list follows.
+    /// - Throws: 400 for a cursor no such list gives, never a silent restart at the first page.
+    static func nameCursor(_ request: Request, validate: (String) throws(APIError) -> Void) throws(APIError) -> String? {
+        try query(request, "cursor").map { text throws(APIError) -> String in
+            guard let bytes = Base64URL.decode(text), let name = String(validating: bytes, as: UTF8.self),
+                (try? validate(name)) != nil
+            else { throw .badRequest("cursor '\(text)' is not a cursor this list gave") }
+            return name
+        }
+    }
+
+    /// The `next_cursor` of a page of a list ordered by name that ends at `name`.
+    static func nameCursor(after name: String) -> String { Base64URL.encode(Array(name.utf8)) }
+
     /// Reads a query parameter, percent-decoded.
     /// - Throws: 400 for invalid percent-encoding or a NUL byte (which would cut the text short where it is stored).
     static func query(_ request: Request, _ name: String) throws(APIError) -> String? {

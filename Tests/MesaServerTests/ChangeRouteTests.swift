@@ -1,0 +1,65 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import MesaCore
+import MesaServer
+import MesaWire
+import Testing
+
+@Suite struct ChangeRouteTests {
+    /// Creates repo `r` and a first change on the virtual root with `author` (JSON) and one file.
+    private static func firstChange(http: any TestClientProtocol, admin: String, author: String) async throws -> Change {
+        _ = try await http.send(.post, "/v1/local/repos", credential: admin, json: #"{"name":"r"}"#)
+        let content = Data("x".utf8).base64EncodedString()
+        let reply = try await http.send(
+            .post, "/v1/local/r/changes", credential: admin,
+            json: #"{"base_change_id":"\#(ChangeID.root)","author":\#(author),"files":[{"path":"x","content":"\#(content)"}]}"#
+        )
+        #expect(reply.status == .created, "\(reply.text)")
+        return try reply.decode(Change.self)
+    }
+
+    /// The bookmark list pages like the others: `limit` items at most, `next_cursor` until the end, with `glob`.
+    @Test(arguments: [("", ["b1", "b2", "b3", "b4", "b5", "main"]), ("&glob=b*", ["b1", "b2", "b3", "b4", "b5"])])
+    func bookmarksArePaged(glob: String, expected: [String]) async throws {
+        let server = try ServerHarness()
+        let admin = server.adminKey
+        try await server.test { http in
+            let change = try await Self.firstChange(http: http, admin: admin, author: #"{"name":"Ann"}"#)
+            for name in ["b3", "b1", "b5", "b2", "b4"] {
+                let reply = try await http.send(
+                    .post, "/v1/local/r/bookmarks", credential: admin, json: #"{"name":"\#(name)","change_id":"\#(change.id)"}"#)
+                #expect(reply.status == .created)
+            }
+            var pages: [[String]] = []
+            var cursor: String?
+            repeat {
+                let uri = "/v1/local/r/bookmarks?limit=2\(glob)" + (cursor.map { "&cursor=\($0)" } ?? "")
+                let reply = try await http.send(.get, uri, credential: admin)
+                #expect(reply.status == .ok, "\(reply.text)")
+                let page = try reply.decode(Page<Bookmark>.self)
+                #expect(page.hasMore == (page.nextCursor != nil))
+                pages.append(page.items.map(\.name))
+                cursor = page.nextCursor
+            } while cursor != nil && pages.count < 10
+            #expect(pages.allSatisfy { $0.count <= 2 })
+            #expect(pages.flatMap { $0 } == expected)
+        }
+    }
+
+    /// A cursor no list gave is a 400 on every list, never a silent restart at the first page.
+    @Test(arguments: ["bookmarks", "changes", "repos", "api-keys"])
+    func cursorsNoListGaveAre400(list: String) async throws {
+        let server = try ServerHarness()
+        let admin = server.adminKey
+        try await server.test { http in
+            _ = try await Self.firstChange(http: http, admin: admin, author: #"{"name":"Ann"}"#)
+            let path = ["repos", "api-keys"].contains(list) ? "/v1/local/\(list)" : "/v1/local/r/\(list)"
+            for cursor in ["garbage!", "", "%00", "-1"] {
+                let reply = try await http.send(.get, "\(path)?cursor=\(cursor)", credential: admin)
+                #expect(reply.status == .badRequest, "\(path)?cursor=\(cursor): \(reply.status.code) \(reply.text)")
+                #expect(reply.errorCode == "BAD_REQUEST")
+            }
+        }
+    }
+}
