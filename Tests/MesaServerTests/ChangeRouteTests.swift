@@ -19,6 +19,34 @@ import Testing
         return try reply.decode(Change.self)
     }
 
+    /// PATCH `author` evolves the change into a commit with that author; an author without a date keeps the date
+    /// the change had (as `git commit --amend --author` does).
+    @Test func patchingTheAuthorEvolvesTheChangeWithIt() async throws {
+        let server = try ServerHarness()
+        let admin = server.adminKey
+        try await server.test { http in
+            let created = try await Self.firstChange(
+                http: http, admin: admin, author: #"{"name":"Ann","email":"ann@example.com","date":"2025-01-01T00:00:00+00:00"}"#)
+            let patched = try await http.send(
+                .patch, "/v1/local/r/changes/\(created.id)", credential: admin,
+                json: #"{"author":{"name":"Bob","email":"bob@example.com","date":"2025-06-01T12:00:00+00:00"}}"#)
+            #expect(patched.status == .ok, "\(patched.text)")
+            let change = try patched.decode(Change.self)
+            #expect(change.id == created.id && change.currentCommitOID != created.currentCommitOID)
+            #expect(change.author == Signature(name: "Bob", email: "bob@example.com", date: "2025-06-01T12:00:00+00:00"))
+            #expect(change.authors == [AuthorRef(name: "Bob", email: "bob@example.com")])
+            #expect(change.authoredAt == "2025-06-01T12:00:00+00:00")
+            let read = try await http.send(.get, "/v1/local/r/changes/\(created.id)", credential: admin).decode(Change.self)
+            #expect(read.author == change.author && read.currentCommitOID == change.currentCommitOID)
+
+            let undated = try await http.send(
+                .patch, "/v1/local/r/changes/\(created.id)", credential: admin,
+                json: #"{"author":{"name":"Cy","email":"cy@example.com"}}"#
+            ).decode(Change.self)
+            #expect(undated.author == Signature(name: "Cy", email: "cy@example.com", date: "2025-06-01T12:00:00+00:00"))
+        }
+    }
+
     /// The bookmark list pages like the others: `limit` items at most, `next_cursor` until the end, with `glob`.
     @Test(arguments: [("", ["b1", "b2", "b3", "b4", "b5", "main"]), ("&glob=b*", ["b1", "b2", "b3", "b4", "b5"])])
     func bookmarksArePaged(glob: String, expected: [String]) async throws {

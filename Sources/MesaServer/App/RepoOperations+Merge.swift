@@ -33,7 +33,7 @@ extension RepoOperations {
         let base = try mergeBase(target, source)
         let targetTree = try repository.tree(ofChange: target)
         let now = Int64(Date().timeIntervalSince1970)
-        let signature = try Self.author(nil, principal: principal, now: now)
+        let signature = try Self.author(nil, principal: principal, time: now)
         let parents = [target, source]
         var parentCommits: [ObjectID] = []
         for parent in parents { if let record = try repository.change(parent) { parentCommits.append(record.commit) } }

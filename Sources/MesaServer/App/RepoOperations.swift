@@ -188,12 +188,13 @@ package struct RepoOperations {
 
     /// A commit signature from a REST one. Git objects need a name and an email (libgit2 refuses empty ones): a
     /// missing name is the API key's name, a missing email `<name>@users.mesa.local`. Given names and emails go
-    /// through the validator; a default from the key's name keeps only the characters a signature may hold.
+    /// through the validator; a default from the key's name keeps only the characters a signature may hold. A
+    /// signature given without a date is dated `time`.
     static func author(
-        _ given: MesaWire.Signature?, principal: Principal, now: Int64, role: String = "author"
+        _ given: MesaWire.Signature?, principal: Principal, time: Int64, role: String = "author"
     ) throws(TreeError) -> MesaTree.Signature {
         if let given { try TreeValidator.check(signatureName: given.name, email: given.email ?? "", role: role) }
-        let time = given?.date.flatMap(Timestamp.parse).map { Int64($0) } ?? now
+        let time = given?.date.flatMap(Timestamp.parse).map { Int64($0) } ?? time
         let keyName = (principal.key.name ?? "").filter { character in
             character.unicodeScalars.allSatisfy { $0 != "<" && $0 != ">" && $0.value >= 0x20 && $0.value != 0x7f }
         }
@@ -209,8 +210,8 @@ package struct RepoOperations {
         _ = try repository.change(base)
         let baseTree = try repository.tree(ofChange: base)
         let now = Int64(Date().timeIntervalSince1970)
-        let author = try Self.author(body.author, principal: principal, now: now)
-        let committer = try Self.author(body.committer ?? body.author, principal: principal, now: now, role: "committer")
+        let author = try Self.author(body.author, principal: principal, time: now)
+        let committer = try Self.author(body.committer ?? body.author, principal: principal, time: now, role: "committer")
         try Self.checkMessage(body.message)
         let planned = try plan(body.files ?? [], base: baseTree)
         let id = ChangeID.random()
@@ -236,7 +237,8 @@ package struct RepoOperations {
         return try changeJSON(id, full: true)
     }
 
-    /// `PATCH changes/{id}`: evolves the change (new commit, same id).
+    /// `PATCH changes/{id}`: evolves the change (new commit, same id). A given `author` replaces the change's; one
+    /// without a date keeps the change's author date, as `git commit --amend --author` does.
     package func updateChange(_ id: ChangeID, _ body: UpdateChangeRequest, principal: Principal) throws -> Change {
         guard let current = try repository.change(id) else { throw APIError.badRequest("the virtual root cannot evolve") }
         if body.files != nil, body.resolutions != nil {
@@ -254,7 +256,9 @@ package struct RepoOperations {
         let old = try repository.commit(current.commit)
         let oldTree = old.tree
         let now = Int64(Date().timeIntervalSince1970)
-        let committer = try Self.author(body.committer, principal: principal, now: now, role: "committer")
+        let author =
+            try body.author.map { try Self.author($0, principal: principal, time: old.author.time) } ?? old.author
+        let committer = try Self.author(body.committer, principal: principal, time: now, role: "committer")
         try Self.checkMessage(body.message)
         var planned = try plan(body.files ?? [], base: oldTree)
         var resolved = Set<[UInt8]>()
@@ -270,7 +274,7 @@ package struct RepoOperations {
         try storing { () throws -> Void in
             let tree = try repository.applying(try edits(planned), to: oldTree)
             let commit = try repository.createCommit(
-                tree: tree, parents: old.parents, author: old.author, committer: committer,
+                tree: tree, parents: old.parents, author: author, committer: committer,
                 message: body.message ?? old.message, changeID: id)
             // Compare-and-swap on the commit the change was at: a concurrent evolution makes this a 409.
             try commitToCatalog(
