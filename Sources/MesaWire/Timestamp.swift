@@ -1,9 +1,11 @@
 import Foundation
 
-/// Mesa's timestamp text: ISO-8601 with an explicit `+00:00` offset (never `Z`) and microseconds when present.
+/// Mesa's timestamp text: ISO-8601 with an explicit offset (`+00:00`, never `Z`) and microseconds when present.
 public enum Timestamp {
     /// Formats seconds since the epoch as `2024-01-02T03:04:05.123456+00:00` (or without a fraction when whole).
-    public static func format(_ seconds: Double) -> String {
+    /// - Parameter offsetMinutes: the zone to show the moment in, east of UTC (`+05:30` is 330): its local time is
+    ///   written, followed by that offset, as git records author and committer dates.
+    public static func format(_ seconds: Double, offsetMinutes: Int = 0) -> String {
         let whole = seconds.rounded(.down)
         var microseconds = Int(((seconds - whole) * 1_000_000).rounded())
         var wholeSeconds = Int(whole)
@@ -11,20 +13,26 @@ public enum Timestamp {
             wholeSeconds += 1
             microseconds = 0
         }
-        var time = time_t(wholeSeconds)
+        var time = time_t(wholeSeconds + offsetMinutes * 60)
         var parts = tm()
         gmtime_r(&time, &parts)
         let date = String(
             format: "%04d-%02d-%02dT%02d:%02d:%02d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
             Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
         let fraction = microseconds == 0 ? "" : String(format: ".%06d", microseconds)
-        return date + fraction + "+00:00"
+        let zone = String(format: "%02d:%02d", abs(offsetMinutes) / 60, abs(offsetMinutes) % 60)
+        return date + fraction + (offsetMinutes < 0 ? "-" : "+") + zone
     }
 
     /// Parses ISO-8601 with `Z`, an offset (`+02:00`, `+0200`) or no zone (naive, taken as UTC), and 0 to 9
     /// fraction digits.
     /// - Returns: seconds since the epoch, or `nil` when the text is not such a timestamp.
-    public static func parse(_ text: String) -> Double? {
+    public static func parse(_ text: String) -> Double? { parseKeepingOffset(text)?.seconds }
+
+    /// Parses like ``parse(_:)``, keeping the text's offset.
+    /// - Returns: seconds since the epoch and the offset east of UTC in minutes (0 for `Z` and naive text), or `nil`
+    ///   when the text is not such a timestamp (an offset must be under 24 hours, its minutes under 60).
+    public static func parseKeepingOffset(_ text: String) -> (seconds: Double, offsetMinutes: Int)? {
         let characters = Array(text.utf8)
         func number(_ range: Range<Int>) -> Int? {
             guard range.upperBound <= characters.count else { return nil }
@@ -64,8 +72,10 @@ public enum Timestamp {
                 guard let hours = number(index + 1..<index + 3) else { return nil }
                 var minutesStart = index + 3
                 if minutesStart < characters.count, characters[minutesStart] == 58 { minutesStart += 1 }
-                guard let minutes = number(minutesStart..<minutesStart + 2) else { return nil }
-                offset = (hours * 3600 + minutes * 60) * (sign == 43 ? 1 : -1)
+                guard let minutes = number(minutesStart..<minutesStart + 2), hours < 24, minutes < 60 else {
+                    return nil
+                }
+                offset = (hours * 60 + minutes) * (sign == 43 ? 1 : -1)
                 index = minutesStart + 2
             } else {
                 return nil
@@ -79,6 +89,6 @@ public enum Timestamp {
         parts.tm_hour = Int32(hour)
         parts.tm_min = Int32(minute)
         parts.tm_sec = Int32(second)
-        return Double(timegm(&parts) - offset) + fraction
+        return (Double(timegm(&parts) - offset * 60) + fraction, offset)
     }
 }

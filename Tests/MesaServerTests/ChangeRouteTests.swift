@@ -3,6 +3,7 @@ import HTTPTypes
 import HummingbirdTesting
 import MesaCore
 import MesaServer
+import MesaTree
 import MesaWire
 import Testing
 
@@ -47,6 +48,63 @@ import Testing
         }
     }
 
+    /// Author and committer dates keep the offset they were given, through the git commit and back out.
+    @Test func datesKeepTheirTimeZoneOffset() async throws {
+        let server = try ServerHarness()
+        let admin = server.adminKey
+        try await server.test { http in
+            _ = try await http.send(.post, "/v1/local/repos", credential: admin, json: #"{"name":"r"}"#)
+            let content = Data("x".utf8).base64EncodedString()
+            let reply = try await http.send(
+                .post, "/v1/local/r/changes", credential: admin,
+                json: #"""
+                    {"base_change_id":"\#(ChangeID.root)","files":[{"path":"x","content":"\#(content)"}],
+                     "author":{"name":"Ann","email":"ann@example.com","date":"2026-01-01T10:00:00+05:30"},
+                     "committer":{"name":"Cy","email":"cy@example.com","date":"2026-01-01T10:00:00.250000-08:00"}}
+                    """#)
+            #expect(reply.status == .created, "\(reply.text)")
+            let created = try reply.decode(Change.self)
+            #expect(created.author.date == "2026-01-01T10:00:00+05:30")
+            #expect(created.authoredAt == "2026-01-01T10:00:00+05:30")
+            // Git keeps whole seconds.
+            #expect(created.committer.date == "2026-01-01T10:00:00-08:00")
+
+            let patched = try await http.send(
+                .patch, "/v1/local/r/changes/\(created.id)", credential: admin,
+                json: #"{"author":{"name":"Ann","email":"ann@example.com","date":"2026-02-01T09:15:00+05:45"}}"#
+            ).decode(Change.self)
+            #expect(patched.author.date == "2026-02-01T09:15:00+05:45")
+            let read = try await http.send(.get, "/v1/local/r/changes/\(created.id)", credential: admin).decode(Change.self)
+            #expect(read.author.date == "2026-02-01T09:15:00+05:45")
+        }
+    }
+
+    /// A commit made elsewhere (as `mesa import` brings git history) shows its signatures in their own zones.
+    @Test func pushedCommitsShowTheirSignaturesOffsets() async throws {
+        let server = try ServerHarness()
+        let admin = server.adminKey
+        let client = try ClientRepo()
+        let blob = try client.repository.writeBlob(Array("x".utf8))
+        let change = try client.repository.createChange(
+            parents: [.root], edits: [.upsert(path: "x", blob: blob, mode: .regular)], message: "imported",
+            author: MesaTree.Signature(name: "Ann", email: "ann@example.com", time: 1_767_241_800, offsetMinutes: 330),
+            committer: MesaTree.Signature(name: "Cy", email: "cy@example.com", time: 1_767_241_800, offsetMinutes: -480))
+        let transaction = PushTransaction(
+            changes: [ChangeUpdate(changeID: change.id.description, expectedCommit: nil, commit: change.commit.hex, parents: [])],
+            bookmarks: [BookmarkUpdate(name: "main", expectedChange: nil, change: change.id.description)])
+        try await server.test { http in
+            _ = try await http.send(.post, "/v1/local/repos", credential: admin, json: #"{"name":"r"}"#)
+            let pushed = try await http.push(try pushBody(try client.records(of: change.commit), transaction), credential: admin)
+            #expect(pushed.status == .ok, "\(pushed.text)")
+            let read = try await http.send(.get, "/v1/local/r/changes/\(change.id)", credential: admin).decode(Change.self)
+            #expect(read.author.date == "2026-01-01T10:00:00+05:30" && read.authoredAt == "2026-01-01T10:00:00+05:30")
+            #expect(read.committer.date == "2025-12-31T20:30:00-08:00")
+            let listed = try await http.send(.get, "/v1/local/r/changes?bookmark=main", credential: admin)
+                .decode(Page<Change>.self)
+            #expect(listed.items.map(\.authoredAt) == ["2026-01-01T10:00:00+05:30"])
+        }
+    }
+
     /// The bookmark list pages like the others: `limit` items at most, `next_cursor` until the end, with `glob`.
     @Test(arguments: [("", ["b1", "b2", "b3", "b4", "b5", "main"]), ("&glob=b*", ["b1", "b2", "b3", "b4", "b5"])])
     func bookmarksArePaged(glob: String, expected: [String]) async throws {
@@ -65,7 +123,7 @@ import Testing
                 let uri = "/v1/local/r/bookmarks?limit=2\(glob)" + (cursor.map { "&cursor=\($0)" } ?? "")
                 let reply = try await http.send(.get, uri, credential: admin)
                 #expect(reply.status == .ok, "\(reply.text)")
-                let page = try reply.decode(Page<Bookmark>.self)
+                let page = try reply.decode(Page<MesaWire.Bookmark>.self)
                 #expect(page.hasMore == (page.nextCursor != nil))
                 pages.append(page.items.map(\.name))
                 cursor = page.nextCursor

@@ -88,6 +88,15 @@ import Testing
         #expect(Timestamp.parse("2023-11-14") == nil)
         #expect(Timestamp.parse("2023-13-14T22:13:20Z") == nil)
         #expect(Timestamp.parse("2023-11-14T22:13:20+0") == nil)
+        // Offsets: a moment shown in its own zone, and read back with it.
+        #expect(Timestamp.format(1_767_241_800, offsetMinutes: 330) == "2026-01-01T10:00:00+05:30")
+        #expect(Timestamp.format(1_767_241_800.5, offsetMinutes: -480) == "2025-12-31T20:30:00.500000-08:00")
+        let zoned = Timestamp.parseKeepingOffset("2026-01-01T10:00:00+05:30")
+        #expect(zoned?.seconds == 1_767_241_800 && zoned?.offsetMinutes == 330)
+        #expect(Timestamp.parseKeepingOffset("2025-12-31T20:30:00-0800")?.offsetMinutes == -480)
+        #expect(Timestamp.parseKeepingOffset("2026-01-01T04:30:00Z")?.offsetMinutes == 0)
+        #expect(Timestamp.parse("2026-01-01T10:00:00+24:00") == nil)
+        #expect(Timestamp.parse("2026-01-01T10:00:00+05:60") == nil)
     }
 
     @Test func errorBodiesOmitNullDetails() throws {

@@ -79,7 +79,7 @@ package struct RepoOperations {
             id: id.description, currentCommitOID: record.commit.hex, isConflicted: !conflicts.isEmpty,
             message: commit.message, author: Self.signature(commit.author),
             authors: [AuthorRef(name: commit.author.name, email: commit.author.email.isEmpty ? nil : commit.author.email)],
-            authoredAt: Timestamp.format(Double(commit.author.time)), committer: Self.signature(commit.committer),
+            authoredAt: Self.date(of: commit.author), committer: Self.signature(commit.committer),
             parents: record.parents.map(\.description),
             createdAt: Timestamp.format(details?.created ?? Double(commit.committer.time)),
             updatedAt: Timestamp.format(details?.updated ?? Double(commit.committer.time)),
@@ -88,8 +88,12 @@ package struct RepoOperations {
 
     static func signature(_ signature: MesaTree.Signature) -> MesaWire.Signature {
         MesaWire.Signature(
-            name: signature.name, email: signature.email.isEmpty ? nil : signature.email,
-            date: Timestamp.format(Double(signature.time)))
+            name: signature.name, email: signature.email.isEmpty ? nil : signature.email, date: date(of: signature))
+    }
+
+    /// A signature's date in its own zone (`2026-01-01T10:00:00+05:30` for git's `1767241800 +0530`).
+    static func date(of signature: MesaTree.Signature) -> String {
+        Timestamp.format(Double(signature.time), offsetMinutes: Int(signature.offsetMinutes))
     }
 
     /// Changes reachable from a bookmark (newest first, following parents), or all changes by last update.
@@ -189,19 +193,22 @@ package struct RepoOperations {
     /// A commit signature from a REST one. Git objects need a name and an email (libgit2 refuses empty ones): a
     /// missing name is the API key's name, a missing email `<name>@users.mesa.local`. Given names and emails go
     /// through the validator; a default from the key's name keeps only the characters a signature may hold. A
-    /// signature given without a date is dated `time`.
+    /// given date keeps its offset; a signature given without a date is dated `time` in the zone `offsetMinutes`.
     static func author(
-        _ given: MesaWire.Signature?, principal: Principal, time: Int64, role: String = "author"
+        _ given: MesaWire.Signature?, principal: Principal, time: Int64, offsetMinutes: Int32 = 0,
+        role: String = "author"
     ) throws(TreeError) -> MesaTree.Signature {
         if let given { try TreeValidator.check(signatureName: given.name, email: given.email ?? "", role: role) }
-        let time = given?.date.flatMap(Timestamp.parse).map { Int64($0) } ?? time
+        let date = given?.date.flatMap(Timestamp.parseKeepingOffset)
         let keyName = (principal.key.name ?? "").filter { character in
             character.unicodeScalars.allSatisfy { $0 != "<" && $0 != ">" && $0.value >= 0x20 && $0.value != 0x7f }
         }
         let name = given?.name.isEmpty == false ? given?.name ?? "mesa" : keyName.isEmpty ? "mesa" : keyName
         let local = name.lowercased().filter { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-") }
         let email = given?.email.flatMap { $0.isEmpty ? nil : $0 } ?? "\(local.isEmpty ? "mesa" : local)@users.mesa.local"
-        return MesaTree.Signature(name: name, email: email, time: time)
+        return MesaTree.Signature(
+            name: name, email: email, time: date.map { Int64($0.seconds) } ?? time,
+            offsetMinutes: date.map { Int32($0.offsetMinutes) } ?? offsetMinutes)
     }
 
     /// `POST changes`: a new change on `base_change_id` with the files applied.
@@ -256,8 +263,9 @@ package struct RepoOperations {
         let old = try repository.commit(current.commit)
         let oldTree = old.tree
         let now = Int64(Date().timeIntervalSince1970)
-        let author =
-            try body.author.map { try Self.author($0, principal: principal, time: old.author.time) } ?? old.author
+        let author = try body.author.map { given in
+            try Self.author(given, principal: principal, time: old.author.time, offsetMinutes: old.author.offsetMinutes)
+        } ?? old.author
         let committer = try Self.author(body.committer, principal: principal, time: now, role: "committer")
         try Self.checkMessage(body.message)
         var planned = try plan(body.files ?? [], base: oldTree)
