@@ -12,19 +12,29 @@ import Synchronization
 // and is walked in turn. Nodes changed after the upload's snapshot (a write while the merge ran) are kept as they
 // are and upload on top of the target next time.
 
+/// What ``MesaFS/adopt(_:resolution:covering:ids:expecting:)`` did.
+package enum AdoptOutcome: Sendable, Equatable {
+    /// The repository shows the resolution; the kernel must forget this.
+    case applied(Invalidation)
+    /// Nothing changed: local nodes wait for their upload, which merges.
+    case pending
+    /// Nothing changed: the base moved since the caller looked; ask the server again.
+    case stale
+}
+
 extension MesaFS {
     /// Makes a repository show `resolution` under its local nodes, after `covered` (the snapshot an upload built,
     /// with the object `ids` the build gave its nodes) reached the server inside it; `nil`: every local node is
     /// already uploaded (a remote move the poll saw), and `expected` is the base the poll started from.
-    /// - Returns: what the kernel must forget; `nil` when `covered` is `nil` and a local node is dirty (nothing
-    ///   changes then: the next upload reconciles), or when the base is no longer `expected` (an upload landed
-    ///   while the poll asked: its answer may predate it).
+    /// - Returns: what the kernel must forget, or why nothing changed: `pending` when `covered` is `nil` and a
+    ///   local node is dirty (the next upload reconciles), `stale` when the base is no longer `expected` (an upload
+    ///   landed while the poll asked: its answer may predate it; ask again).
     /// - Throws: ``FSError/unknownRepository(_:)``, ``FSError/source(_:)`` when a target tree cannot be read,
     ///   ``FSError/journal(_:)`` (nothing changes then).
     package func adopt(
         _ path: RepositoryPath, resolution: Resolution, covering covered: LocalUpload?, ids: [Int64: ObjectID?],
         expecting expected: Resolution? = nil
-    ) async throws(FSError) -> Invalidation? {
+    ) async throws(FSError) -> AdoptOutcome {
         guard let index = layout.index(of: path) else { throw .unknownRepository(path) }
         let source = layout.repositories[index].source
         var listings: [ObjectID: SourceTree] = [:]
@@ -34,8 +44,8 @@ extension MesaFS {
                     state.resolutions[index] = resolution
                     return .done(Invalidation())
                 }
-                if covered == nil, state.local.hasPendingChanges(repository: index) { return .dirty }
-                if let expected, state.resolutions[index] != expected { return .dirty }
+                if covered == nil, state.local.hasPendingChanges(repository: index) { return .pending }
+                if let expected, state.resolutions[index] != expected { return .stale }
                 if covered == nil, state.resolutions[index] == resolution { return .done(Invalidation()) }
                 var walk = AdoptWalk(covered: covered, ids: ids, listings: listings)
                 walk.plan(root, target: resolution.rootTree, in: state.local)
@@ -43,10 +53,12 @@ extension MesaFS {
                 return .done(try apply(walk, root: root, index: index, resolution: resolution, &state))
             }
             switch step {
-            case .dirty:
-                return nil
+            case .pending:
+                return .pending
+            case .stale:
+                return .stale
             case .done(let invalidation):
-                return invalidation
+                return .applied(invalidation)
             case .needsTrees(let trees):
                 for id in trees {
                     do throws(SyncError) {
@@ -60,7 +72,8 @@ extension MesaFS {
     }
 
     private enum AdoptStep {
-        case dirty
+        case pending
+        case stale
         case needsTrees([ObjectID])
         case done(Invalidation)
     }

@@ -66,9 +66,23 @@ public struct RevisionResolution: Codable, Sendable, Equatable {
 public struct ResolveRequest: Codable, Sendable, Equatable {
     /// The revisions to resolve.
     public var revisions: [String]
+    /// With `If-None-Match`: how long the server may hold the request while nothing moved, in milliseconds
+    /// (at most ``maximumWait``), answering as soon as something does (a long poll; feature `resolve-wait`).
+    public var waitMilliseconds: Int?
+
+    /// The longest wait a server grants.
+    public static let maximumWait = 30_000
+
+    enum CodingKeys: String, CodingKey {
+        case revisions
+        case waitMilliseconds = "wait_ms"
+    }
 
     /// Creates a request.
-    public init(revisions: [String]) { self.revisions = revisions }
+    public init(revisions: [String], waitMilliseconds: Int? = nil) {
+        self.revisions = revisions
+        self.waitMilliseconds = waitMilliseconds
+    }
 }
 
 /// The answer to `sync/resolve`: one resolution per revision, in order.

@@ -126,6 +126,57 @@ import Testing
         #expect(try object(back.body)["from_change_id"] as? String == merged["change_id"] as? String)
     }
 
+    /// A conditional resolve with `wait_ms` is held while nothing moves and answered as soon as something does: a
+    /// REST commit half a second later wakes it (well before its 10 s), and with nothing moving it is a 304 after the
+    /// wait.
+    @Test func aWaitingResolveAnswersWhenTheChangeMoves() throws {
+        #expect(try curl("POST", "/local/repos", json: #"{"name":"watched"}"#).status == 201)
+        let root = String(repeating: "z", count: 32)
+        let created = try curl(
+            "POST", "/local/watched/changes",
+            json: #"{"base_change_id":"\#(root)","message":"init","files":[{"path":"a.txt","content":"\#(base64("a\n"))"}]}"#)
+        let change = try #require(try object(created.body)["id"] as? String)
+        let scratch = try TemporaryDirectory(prefix: "mesa-e2e-wait")
+        func resolve(_ tag: String?, waitMilliseconds: Int) -> String {
+            "curl -s -D '\(scratch.appending("headers"))' -o '\(scratch.appending("body"))' -w '%{http_code} %{time_total}' -X POST "
+                + "-H 'Authorization: Bearer \(server.adminKey)' -H 'Content-Type: application/json' "
+                + (tag.map { "-H 'If-None-Match: \($0)' " } ?? "")
+                + #"--data '{"revisions":["change-id:\#(change)"],"wait_ms":\#(waitMilliseconds)}' "#
+                + "'\(server.url)/v1/local/watched/sync/resolve'"
+        }
+        func etag() throws -> String {
+            let headers = try String(contentsOfFile: scratch.appending("headers"), encoding: .utf8)
+            let line = try #require(headers.split(separator: "\r\n").first { $0.lowercased().hasPrefix("etag:") })
+            return line.dropFirst(5).trimmingCharacters(in: .whitespaces)
+        }
+        #expect(try Shell.run(resolve(nil, waitMilliseconds: 10_000)).output.hasPrefix("200 "))  // no tag: at once
+        let tag = try etag()
+
+        let waiting = Process()
+        waiting.executableURL = URL(fileURLWithPath: "/bin/sh")
+        waiting.arguments = ["-c", resolve(tag, waitMilliseconds: 10_000)]
+        let output = Pipe()
+        waiting.standardOutput = output
+        try waiting.run()
+        Thread.sleep(forTimeInterval: 0.5)
+        let moved = try curl(
+            "PATCH", "/local/watched/changes/\(change)",
+            json: #"{"files":[{"path":"a.txt","content":"\#(base64("b\n"))"}]}"#)
+        #expect(moved.status == 200, "\(moved.body)")
+        waiting.waitUntilExit()
+        let answer = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: " ")
+        #expect(answer.first == "200")
+        let seconds = Double(answer.last ?? "") ?? 99
+        #expect(seconds >= 0.4 && seconds < 5, "held \(seconds) s")
+        let body = try String(contentsOfFile: scratch.appending("body"), encoding: .utf8)
+        #expect(body.contains(try #require(try object(moved.body)["current_commit_oid"] as? String)))
+
+        // Nothing moves: 304 once the wait is over.
+        let quiet = try Shell.run(resolve(try etag(), waitMilliseconds: 1000)).output.split(separator: " ")
+        #expect(quiet.first == "304")
+        #expect((Double(quiet.last ?? "") ?? 0) >= 0.9)
+    }
+
     @Test func refusalsCarryMesasErrorBody() throws {
         let unauthenticated = try curl("GET", "/whoami", credential: "nope")
         #expect(unauthenticated.status == 401)

@@ -13,7 +13,7 @@ struct ReconcileEndToEndTests {
         let scratch: TemporaryDirectory
         let environments: [[String: String]]
 
-        init() throws {
+        init(pollMilliseconds: Int = 300) throws {
             server = try ServerProcess()
             scratch = try TemporaryDirectory(prefix: "mesa-reconcile-e2e")
             let source = try GitSource()
@@ -28,7 +28,7 @@ struct ReconcileEndToEndTests {
                     "MESA_API_KEY": server.adminKey, "MESA_SERVICE_DOMAIN": server.url,
                     "MESA_MOUNT_POINT": scratch.appending("mnt-\(name)"), "MESA_CACHE_PATH": scratch.appending("cache-\(name)"),
                     "MESA_STATE_DIR": scratch.appending("state-\(name)"), "MESA_RUNTIME_DIR": scratch.appending("run-\(name)"),
-                    "MESA_POLL_INTERVAL_MS": "300", "MESA_SYNC_QUIET_MS": "600000", "MESA_SYNC_MAX_DELAY_MS": "600000",
+                    "MESA_POLL_INTERVAL_MS": "\(pollMilliseconds)", "MESA_SYNC_QUIET_MS": "600000", "MESA_SYNC_MAX_DELAY_MS": "600000",
                 ])
             }
             self.environments = environments
@@ -76,6 +76,32 @@ struct ReconcileEndToEndTests {
                 _ = try? Shell.run("fusermount3 -uz '\(environments[index]["MESA_MOUNT_POINT"] ?? "")' 2>/dev/null")
             }
         }
+    }
+
+    /// Realtime: with polling every minute, an upload of one mount shows in the other within 1.5 s through the
+    /// long poll (docs/Protocol.md), whether the other has never written (a remote update) or has uploaded edits of
+    /// its own (a move of its local nodes).
+    @Test func anUploadShowsInTheOtherMountWithinASecondAndAHalf() throws {
+        let fixture = try Fixture(pollMilliseconds: 60_000)
+        defer { fixture.cleanUp() }
+        for index in 0..<2 { #expect(try fixture.mesa(index, ["mount", "-d"]).status == 0) }
+        #expect(fixture.read(1, "README.md") == "# demo\n\nfirst line\nsecond line\n")
+        var latencies: [Double] = []
+        for round in 0..<6 {
+            if round == 3 {
+                // B writes and uploads too: from now on it follows moves over its local nodes.
+                try fixture.write(1, "b.txt", "b\n")
+                #expect(try fixture.mesa(1, ["sync", "--timeout", "60"]).status == 0)
+            }
+            let text = "round \(round)\n"
+            try fixture.write(0, "README.md", text)
+            #expect(try fixture.mesa(0, ["sync", "--timeout", "60"]).status == 0)
+            let synced = Date()
+            while fixture.read(1, "README.md") != text, Date().timeIntervalSince(synced) < 10 { usleep(20_000) }
+            latencies.append(Date().timeIntervalSince(synced))
+        }
+        #expect(latencies.allSatisfy { $0 < 1.5 }, "seconds from upload to the other mount: \(latencies)")
+        #expect(try fixture.serverContent("b.txt") == "b\n")
     }
 
     @Test func aMovedChangeIsMergedCleanlyOrWithConflictMarkersThatAnEditResolves() throws {

@@ -79,7 +79,9 @@ private enum FieldGen {
 
 /// Generators of whole bodies.
 private enum BodyGen {
-    static let resolve = FieldGen.text.array(of: 0...4).map(ResolveRequest.init)
+    static let resolve = zip(FieldGen.text.array(of: 0...4), Gen.int()).map { revisions, wait in
+        ResolveRequest(revisions: revisions, waitMilliseconds: wait)
+    }
     static let lookup = zip(FieldGen.text, FieldGen.text, Gen.int()).map { revision, path, inline in
         LookupRequest(revision: revision, path: path, inlineMaxBytes: inline)
     }

@@ -171,7 +171,8 @@ final class MountService: Sendable {
 
         let fetchersByPath = fetchers
         let poller = Task {
-            await poll(session: session, fetchers: fetchersByPath, layout: layout, afterEachRound: { recorder.save(fs) })
+            await follow(
+                session: session, fetchers: fetchersByPath, layout: layout, org: org, afterChange: { recorder.save(fs) })
         }
         await waitForStop()
         poller.cancel()
@@ -205,37 +206,106 @@ final class MountService: Sendable {
         }
     }
 
-    /// Polls each repository's revision; a change of commit is applied and invalidated in the kernel.
-    /// Also tells whether the server answers (`mesa status`'s `server_state`).
-    private func poll(
-        session: FuseSession, fetchers: [RepositoryPath: SyncRemoteFetcher], layout: MountLayout,
-        afterEachRound: () -> Void
+    /// Repositories a mount follows with long polls at most; a larger org is polled instead (a long poll holds a
+    /// connection).
+    static let maximumWatched = 32
+    /// How long one long poll may wait (below the client's 30 s stall timeout).
+    static let watchWait = Duration.seconds(20)
+
+    /// Follows each repository's revision; a move is applied and invalidated in the kernel. With a server that can
+    /// hold a resolve (feature `resolve-wait`, docs/Protocol.md) and at most ``maximumWatched`` repositories, each
+    /// repository has a long poll on a client of its own, so another mount's upload shows within a round trip;
+    /// otherwise every repository is resolved again each poll interval. Also tells whether the server answers
+    /// (`mesa status`'s `server_state`).
+    private func follow(
+        session: FuseSession, fetchers: [RepositoryPath: SyncRemoteFetcher], layout: MountLayout, org: String,
+        afterChange: @escaping @Sendable () -> Void
     ) async {
-        while !Task.isCancelled {
-            try? await Task.sleep(for: configuration.pollInterval)
-            for repository in layout.repositories {
-                guard let fetcher = fetchers[repository.path] else { continue }
-                do {
-                    let before = session.fs.currentResolution(of: repository.path)
-                    let result = try await fetcher.sync.resolve([repository.revision.description])
-                    connectivity.succeeded()
-                    guard result.changed, let first = result.resolutions.first else { continue }
-                    let resolution = try SyncRemoteFetcher.resolution(first, revision: repository.revision)
-                    if let index = layout.index(of: repository.path), session.fs.hasLocalRoot(repository: index) {
-                        // Local nodes: moved only when every one is uploaded and no upload landed meanwhile;
-                        // otherwise the next upload merges (the server's answer then names the move).
-                        let invalidation = try await session.fs.adopt(
-                            repository.path, resolution: resolution, covering: nil, ids: [:], expecting: before)
-                        if let invalidation { await session.invalidate(invalidation) }
-                        continue
-                    }
-                    _ = try await session.update(repository.path, to: resolution)
-                } catch {
-                    if case .transport = error as? KitError { connectivity.failed("\(error)") }
-                    logger.debug("poll failed", metadata: ["repo": "\(repository.path)", "error": "\(error)"])
+        let watcher = Mesa(
+            credentials: credential, org: org, baseURL: configuration.baseURL,
+            configuration: Mesa.Configuration(
+                retry: RetryPolicy(maxAttempts: 1), connectTimeout: .seconds(2),
+                maxConnectionsPerHost: Self.maximumWatched))
+        if layout.repositories.count <= Self.maximumWatched, let first = layout.repositories.first,
+            (try? await watcher.sync(first.path.name).capabilities().features.contains("resolve-wait")) == true
+        {
+            await withTaskGroup(of: Void.self) { group in
+                for repository in layout.repositories {
+                    let sync = watcher.sync(repository.path.name)
+                    group.addTask { await self.watch(repository, sync: sync, session: session, layout: layout, afterChange: afterChange) }
                 }
             }
-            afterEachRound()
+            return
+        }
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.pollInterval)
+            var moved = false
+            for repository in layout.repositories {
+                guard let fetcher = fetchers[repository.path] else { continue }
+                if await check(repository, sync: fetcher.sync, wait: nil, session: session, layout: layout) == .moved {
+                    moved = true
+                }
+            }
+            if moved { afterChange() }
+        }
+    }
+
+    /// One repository's long polls, until cancelled; after a failure it waits (the poll interval, growing to 30 s).
+    private func watch(
+        _ repository: MountLayout.Repository, sync: Mesa.Sync, session: FuseSession, layout: MountLayout,
+        afterChange: () -> Void
+    ) async {
+        var failures = 0
+        while !Task.isCancelled {
+            switch await check(repository, sync: sync, wait: Self.watchWait, session: session, layout: layout) {
+            case .moved:
+                failures = 0
+                afterChange()
+            case .unchanged:
+                failures = 0
+            case .failed:
+                failures += 1
+                try? await Task.sleep(for: min(configuration.pollInterval * failures, .seconds(30)))
+            }
+        }
+    }
+
+    private enum Check { case moved, unchanged, failed }
+
+    /// Resolves a repository's revision (holding the request up to `wait` while nothing moves) and applies a move.
+    private func check(
+        _ repository: MountLayout.Repository, sync: Mesa.Sync, wait: Duration?, conditional: Bool = true,
+        session: FuseSession, layout: MountLayout
+    ) async -> Check {
+        do {
+            let before = session.fs.currentResolution(of: repository.path)
+            let result = try await sync.resolve([repository.revision.description], conditional: conditional, wait: wait)
+            connectivity.succeeded()
+            guard result.changed, let first = result.resolutions.first else { return .unchanged }
+            let resolution = try SyncRemoteFetcher.resolution(first, revision: repository.revision)
+            if let index = layout.index(of: repository.path), session.fs.hasLocalRoot(repository: index) {
+                // Local nodes: moved only when every one is uploaded and no upload landed meanwhile; otherwise the
+                // next upload merges (the server's answer then names the move).
+                switch try await session.fs.adopt(
+                    repository.path, resolution: resolution, covering: nil, ids: [:], expecting: before)
+                {
+                case .applied(let invalidation):
+                    await session.invalidate(invalidation)
+                    return before == resolution ? .unchanged : .moved
+                case .pending:
+                    return .unchanged
+                case .stale:
+                    // An upload landed while the answer was on its way: ask again at once, unconditionally.
+                    return await check(
+                        repository, sync: sync, wait: nil, conditional: false, session: session, layout: layout)
+                }
+            }
+            _ = try await session.update(repository.path, to: resolution)
+            return before == resolution ? .unchanged : .moved
+        } catch {
+            if case .transport = error as? KitError { connectivity.failed("\(error)") }
+            logger.debug("poll failed", metadata: ["repo": "\(repository.path)", "error": "\(error)"])
+            return .failed
         }
     }
 

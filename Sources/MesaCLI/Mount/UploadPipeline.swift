@@ -248,7 +248,9 @@ actor UploadPipeline {
         let resolution = Resolution(
             revision: snapshot.base.revision, change: merged.upload.change, commit: commit,
             rootTree: merged.upload.rootTree, commitTime: signature.time)
-        if let invalidation = try await fs.adopt(repository.path, resolution: resolution, covering: snapshot, ids: built.ids) {
+        if case .applied(let invalidation) = try await fs.adopt(
+            repository.path, resolution: resolution, covering: snapshot, ids: built.ids)
+        {
             await invalidate(invalidation)
         }
         var status = statuses[index, default: RepositoryStatus()]

@@ -80,13 +80,20 @@ extension Mesa {
         /// A repeated query sends the `ETag` of the previous answer as `If-None-Match`; when nothing moved the server
         /// answers 304 with no body, and the result repeats the remembered resolutions with `changed == false`: the
         /// mount's cheap poll.
-        /// - Parameter conditional: `false` to ask without the remembered tag.
-        public func resolve(_ revisions: [String], conditional: Bool = true) async throws(KitError) -> ResolveResult {
+        /// - Parameters:
+        ///   - conditional: `false` to ask without the remembered tag.
+        ///   - wait: with a remembered tag, how long the server may hold the request until something moves (a long
+        ///     poll; servers with the `resolve-wait` feature). Keep it below the stall timeout.
+        public func resolve(
+            _ revisions: [String], conditional: Bool = true, wait: Duration? = nil
+        ) async throws(KitError) -> ResolveResult {
             _ = try await negotiated()
             let org = try await client.org()
             let remembered = conditional ? session.state.withLock { $0.tags[revisions] } : nil
+            let waitMilliseconds = remembered == nil ? nil : wait.map { Int($0 / .milliseconds(1)) }
             let response = try await client.send(
-                .post, [org, repo, "sync", "resolve"], body: try RESTClient.encodeJSON(ResolveRequest(revisions: revisions)),
+                .post, [org, repo, "sync", "resolve"],
+                body: try RESTClient.encodeJSON(ResolveRequest(revisions: revisions, waitMilliseconds: waitMilliseconds)),
                 headers: remembered.map { [HTTPField("If-None-Match", $0.tag)] } ?? [],
                 accepting: remembered == nil ? [] : [304])
             if response.status == 304, let remembered {

@@ -100,6 +100,8 @@ package enum CatalogConflict: Sendable, Equatable {
 package protocol MetadataStore: Sendable {
     /// The change and bookmark tables of one repo.
     func catalog(repoID: String) -> any RepoCatalog
+    /// Bumped by every write of a repo's catalog (and of its default bookmark): what long-polling resolves wait on.
+    var revisions: RevisionSignal { get }
 
     /// Creates an org.
     func createOrg(slug: String, name: String) throws(MetadataError) -> OrgRow

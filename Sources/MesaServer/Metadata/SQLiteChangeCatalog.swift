@@ -10,13 +10,15 @@ package import MesaTree
 /// The SQLite implementation of MesaTree's ``ChangeCatalog`` for one repo.
 package final class SQLiteChangeCatalog: RepoCatalog {
     private let database: DatabasePool
+    private let revisions: RevisionSignal
     /// The repo whose tables these are.
     package let repoID: String
 
-    /// A catalog over `store`'s database for `repoID`.
-    package init(store: SQLiteMetadataStore, repoID: String) {
+    /// A catalog over `store`'s database for `repoID`; each write bumps `revisions`.
+    package init(store: SQLiteMetadataStore, repoID: String, revisions: RevisionSignal) {
         database = store.database
         self.repoID = repoID
+        self.revisions = revisions
     }
 
     private func read<T>(_ body: (Database) throws -> T) throws(TreeError) -> T {
@@ -29,6 +31,7 @@ package final class SQLiteChangeCatalog: RepoCatalog {
 
     private func write<T>(_ body: (Database) throws -> T) throws(TreeError) -> T {
         do {
+            defer { revisions.bump(repoID) }
             return try database.write(body)
         } catch let error as TreeError {
             throw error

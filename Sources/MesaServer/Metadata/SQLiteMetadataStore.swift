@@ -10,6 +10,7 @@ package import MesaWire
 /// The SQLite implementation of ``MetadataStore``.
 package final class SQLiteMetadataStore: MetadataStore {
     let database: DatabasePool
+    package let revisions = RevisionSignal()
 
     /// Opens (creating and migrating) the database at `path`; with `readOnly`, opens it without changing it (tools
     /// that inspect a data directory), refusing a database whose migrations are not all applied.
@@ -115,7 +116,9 @@ package final class SQLiteMetadataStore: MetadataStore {
         }
     }
 
-    package func catalog(repoID: String) -> any RepoCatalog { SQLiteChangeCatalog(store: self, repoID: repoID) }
+    package func catalog(repoID: String) -> any RepoCatalog {
+        SQLiteChangeCatalog(store: self, repoID: repoID, revisions: revisions)
+    }
 
     // MARK: Orgs
 
@@ -277,6 +280,7 @@ package final class SQLiteMetadataStore: MetadataStore {
                     sql: "UPDATE repos SET name = ?, default_bookmark = ?, tags = ? WHERE id = ?",
                     arguments: [repo.name, repo.defaultBookmark, Self.json(repo.tags), repo.id])
             }
+            revisions.bump(repo.id)  // the default bookmark may have moved
         } catch .conflict {
             throw .conflict("a repo named '\(repo.name)' already exists")
         }
@@ -291,6 +295,7 @@ package final class SQLiteMetadataStore: MetadataStore {
             try db.execute(sql: "DELETE FROM reference_rebuilds WHERE repo_id = ?", arguments: [id])
             try db.execute(sql: "DELETE FROM repos WHERE id = ?", arguments: [id])
         }
+        revisions.bump(id)
     }
 
     package func bookmarkTarget(repoID: String, name: String) throws(MetadataError) -> String? {

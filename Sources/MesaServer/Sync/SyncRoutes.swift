@@ -21,27 +21,37 @@ enum SyncRoutes {
             _ = try await RepoRoutes.resolve(context, services: services, scope: .read)
             let capabilities = SyncCapabilities(
                 protocolVersion: SyncCapabilities.currentVersion, minimumProtocolVersion: 1, limits: .standard,
-                features: ["lookup", "trees", "subtree-content", "push"])
+                features: ["lookup", "trees", "subtree-content", "push", "resolve-wait"])
             return try JSONResponse.make(capabilities)
         }
 
         group.post(":org/:repo/sync/resolve") { request, context in
             let sync = try await operations(context, services: services, scope: .read)
             let body = try await RouteSupport.decode(ResolveRequest.self, from: request, context: context)
-            let response = ResolveResponse(
-                resolutions: try await services.blocking { try body.revisions.map(sync.resolve) })
-            let json = try JSONResponse.make(response)
-            // A canonical text, not the JSON: Foundation's encoder does not keep key order on Linux.
-            let canonical = response.resolutions.map { "\($0.revision)\t\($0.changeID)\t\($0.commit)" }.joined(separator: "\n")
-            let tag = "\"" + Hex.encode(SHA256.hash(data: Array(canonical.utf8)).prefix(16)) + "\""
-            if request.headers[.ifNoneMatch] == tag {
-                var headers = HTTPFields()
-                headers[.eTag] = tag
-                return Response(status: .notModified, headers: headers)
+            let wait = Duration.milliseconds(min(max(body.waitMilliseconds ?? 0, 0), ResolveRequest.maximumWait))
+            let deadline = ContinuousClock.now + wait
+            let revisions = services.metadata.revisions
+            while true {
+                // The version before resolving: a write after it wakes the wait below, none is missed.
+                let version = revisions.version(of: sync.repoID)
+                let response = ResolveResponse(
+                    resolutions: try await services.blocking { try body.revisions.map(sync.resolve) })
+                // A canonical text, not the JSON: Foundation's encoder does not keep key order on Linux.
+                let canonical = response.resolutions.map { "\($0.revision)\t\($0.changeID)\t\($0.commit)" }.joined(separator: "\n")
+                let tag = "\"" + Hex.encode(SHA256.hash(data: Array(canonical.utf8)).prefix(16)) + "\""
+                guard request.headers[.ifNoneMatch] == tag else {
+                    var withTag = try JSONResponse.make(response)
+                    withTag.headers[.eTag] = tag
+                    return withTag
+                }
+                let remaining = deadline - ContinuousClock.now
+                guard remaining > .zero, !Task.isCancelled else {
+                    var headers = HTTPFields()
+                    headers[.eTag] = tag
+                    return Response(status: .notModified, headers: headers)
+                }
+                await revisions.wait(for: sync.repoID, after: version, timeout: remaining)
             }
-            var withTag = json
-            withTag.headers[.eTag] = tag
-            return withTag
         }
 
         group.post(":org/:repo/sync/lookup") { request, context in
