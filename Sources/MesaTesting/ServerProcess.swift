@@ -24,25 +24,28 @@ package final class ServerProcess: @unchecked Sendable {
     private let extraArguments: [String]
 
     /// Starts `mesa serve` again over the data directory of `previous`, which has stopped (or crashed): the same data
-    /// and admin key (read from `admin.key`, since a restart prints none), a new port.
-    package convenience init(restarting previous: ServerProcess, timeout: Double = 30) throws {
+    /// and admin key (read from `admin.key`, since a restart prints none), a new port unless `samePort` (clients
+    /// configured with the old URL reconnect).
+    package convenience init(restarting previous: ServerProcess, samePort: Bool = false, timeout: Double = 30) throws {
         previous.stop()
         try self.init(
-            org: previous.org, timeout: timeout, extraArguments: previous.extraArguments, directory: previous.directory)
+            org: previous.org, timeout: timeout, extraArguments: previous.extraArguments, directory: previous.directory,
+            port: samePort ? previous.port : 0)
     }
 
-    /// Starts `mesa serve --listen 127.0.0.1:0` and waits (up to `timeout`) for its `listening on` line.
+    /// Starts `mesa serve --listen 127.0.0.1:PORT` (0: a free port) and waits (up to `timeout`) for its `listening on` line.
     /// - Parameter directory: the data directory (a new temporary one when `nil`); on a directory a server already
     ///   used for this org, no key is printed and ``adminKey`` is the one saved in `admin.key`.
     package init(
-        org: String = "local", timeout: Double = 30, extraArguments: [String] = [], directory: TemporaryDirectory? = nil
+        org: String = "local", timeout: Double = 30, extraArguments: [String] = [], directory: TemporaryDirectory? = nil,
+        port: Int = 0
     ) throws {
         self.directory = try directory ?? TemporaryDirectory(prefix: "mesa-serve")
         self.org = org
         self.extraArguments = extraArguments
         process = Process()
         process.executableURL = URL(fileURLWithPath: MesaBinary.path)
-        process.arguments = ["serve", "--data-dir", self.directory.path, "--listen", "127.0.0.1:0", "--org", org,
+        process.arguments = ["serve", "--data-dir", self.directory.path, "--listen", "127.0.0.1:\(port)", "--org", org,
             "--log-level", "warning"] + extraArguments
         output = Pipe()
         process.standardOutput = output
