@@ -5,7 +5,7 @@ import Testing
 /// Crash safety with real processes (issue 11): the daemon and the server are killed with SIGKILL at seeded moments
 /// while files are written and uploaded. Whatever a writer closed before a daemon kill is still there after the
 /// restart, every edit a `mesa sync` acknowledged is on the server afterwards, and the server's store has no corrupt
-/// record. CI runs eight rounds (four daemon kills, four server kills); the soak runs more with
+/// record. CI runs four rounds (two daemon kills, two server kills); the soak runs more with
 /// `MESA_CRASH_ROUNDS=N` (docs/Benchmarking.md).
 @Suite(.serialized, .enabled(if: FuseTestEnvironment.isAvailable))
 struct CrashEndToEndTests {
@@ -35,7 +35,7 @@ struct CrashEndToEndTests {
         var acknowledged: [String: String] = [:]
         var closed: [String: String] = [:]
 
-        let rounds = ProcessInfo.processInfo.environment["MESA_CRASH_ROUNDS"].flatMap { Int($0) } ?? 8
+        let rounds = ProcessInfo.processInfo.environment["MESA_CRASH_ROUNDS"].flatMap { Int($0) } ?? 4
         for round in 0..<rounds {
             // A writer in the background: 40 files of 1-40 KB, each closed before the next; it stops at the first
             // failure (the daemon died) and reports what it closed.

@@ -128,7 +128,7 @@ import Testing
         }
         // No retry loop, no hang: the injected failure comes straight back (the bound is generous because the
         // whole suite shares two cores).
-        #expect(clock.now - start < .seconds(10))
+        #expect(clock.now - start < .seconds(30))
     }
 
     @Test func aCancelledReaderStopsWaitingWhileOthersGetTheChunk() async throws {
