@@ -43,10 +43,10 @@ struct DumpDefaultMesaignoreCommand: ParsableCommand {
 struct DebugCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "debug",
-        abstract: "Drive the engine's layers directly (chunker, store, trees).",
+        abstract: "Drive the engine's layers directly (chunker, store, trees) and check a mount's state (fsck).",
         subcommands: [
             ChunkCommand.self, StoreCommand.self, TreeHashCommand.self, ImportCommand.self, ExportCommand.self,
-            TreeBenchCommand.self, BenchStoreCommand.self, DelayProxyCommand.self,
+            TreeBenchCommand.self, BenchStoreCommand.self, DelayProxyCommand.self, StateFsckCommand.self,
         ]
     )
 }

@@ -1,6 +1,7 @@
 package import MesaCore
 import MesaSync
 import Synchronization
+import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
@@ -87,7 +88,7 @@ package final class MesaFS: Sendable {
     /// Creates a writable filesystem whose local changes live in `overlay`: the journal's nodes are restored, so
     /// every edit pending from an earlier session shows again, each repository at the base it was edited on. New
     /// paths that `ignoreRules` match stay local (never journaled or uploaded).
-    /// - Throws: ``FSError/journal(_:)`` when the journal cannot be read.
+    /// - Throws: ``FSError/journal(_:)`` when the journal cannot be read or names an overlay file that is gone.
     package init(
         layout: MountLayout, configuration: FSConfiguration = .default, overlay: Overlay,
         ignoreRules: IgnoreRules = .default
@@ -109,8 +110,12 @@ package final class MesaFS: Sendable {
         }
         for (id, node) in state.local.nodes where node.kind == .file && node.content == .overlay {
             // The overlay file is the truth for sizes and times written after the journal last recorded them.
+            // A missing one is damage (a killed process never causes it: overlay files exist before the journal names
+            // them): serving the node would show zeros or nothing where the edit was, so the mount refuses instead.
             var info = stat()
-            guard stat(overlay.path(of: id), &info) == 0 else { continue }
+            guard stat(overlay.path(of: id), &info) == 0 else {
+                throw .journal("the overlay file of \(id) (\(overlay.path(of: id))) cannot be read: \(Errno(rawValue: Glibc.errno))")
+            }
             state.local.nodes[id]?.size = Int64(info.st_size)
             let time = Timestamp(seconds: Int64(info.st_mtim.tv_sec), nanoseconds: UInt32(info.st_mtim.tv_nsec))
             if node.modificationTime < time { state.local.nodes[id]?.modificationTime = time }

@@ -531,6 +531,56 @@ struct MountEndToEndTests {
         #expect(try Shell.run("ls '\(fixture.mountPoint)'").status == 0)
     }
 
+    /// A state directory damaged while no mount ran (an overlay file gone, `mount.json` cut short) is refused by
+    /// the next mount with a pointer to `mesa debug fsck`, which names the damage by path and repairs it; the mount
+    /// then starts and serves what the repair kept.
+    @Test func aDamagedStateDirectoryIsRefusedUntilFsckRepairsIt() throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        let slow = ["MESA_SYNC_QUIET_MS": "600000", "MESA_SYNC_MAX_DELAY_MS": "600000"]
+        #expect(try fixture.mesa(["mount", "-d"], extra: slow).status == 0)
+        let repo = fixture.mountPoint + "/local/demo"
+        #expect(try Shell.run("echo pending > '\(repo)/pending.txt' && echo kept > '\(repo)/kept.txt'").status == 0)
+        let pid = try #require(
+            try fixture.mesa(["status"]).standardOutput.split(separator: "\n").first { $0.hasPrefix("pid\t") }
+                .flatMap { Int32($0.dropFirst(4)) })
+        kill(pid, SIGKILL)
+        usleep(300_000)
+        #expect(try fixture.mesa(["unmount"]).status == 0)
+
+        // The damage: the overlay file of pending.txt is gone (a person, a disk), mount.json is cut short.
+        let state = fixture.scratch.appending("state")
+        let overlay = state + "/journal/local/overlay"
+        let files = try FileManager.default.contentsOfDirectory(atPath: overlay)
+        let pendingFile = try #require(
+            files.first { (try? String(contentsOfFile: overlay + "/" + $0, encoding: .utf8)) == "pending\n" })
+        #expect(unlink(overlay + "/" + pendingFile) == 0)
+        #expect(try Shell.run("truncate -s 10 '\(state)/mount.json'").status == 0)
+
+        let refused = try fixture.mesa(["mount", "-d"])
+        #expect(refused.status != 0 && refused.standardError.contains("mesa debug fsck --state-dir"), "\(refused.standardError)")
+        #expect(try Shell.run("grep -q ' \(fixture.mountPoint) ' /proc/mounts").status != 0)
+
+        let check = try fixture.mesa(["debug", "fsck"])
+        #expect(check.status == 1, "\(check.standardOutput)\(check.standardError)")
+        #expect(check.standardOutput.contains("damage\tmissing-overlay\tlocal/demo/pending.txt\t"))
+        #expect(check.standardOutput.contains("damage\tunreadable-record\t"))
+        #expect(FileManager.default.fileExists(atPath: state + "/mount.json"))  // a check changes nothing
+
+        let repair = try fixture.mesa(["debug", "fsck", "--repair"])
+        #expect(repair.status == 0, "\(repair.standardOutput)\(repair.standardError)")
+        #expect(repair.standardOutput.contains("repaired\tmissing-overlay local/demo/pending.txt"))
+        #expect(try fixture.mesa(["debug", "fsck"]).status == 0)
+
+        let mounted = try fixture.mesa(["mount", "-d"], extra: slow)
+        #expect(mounted.status == 0, "\(mounted.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: repo + "/pending.txt"))
+        #expect(try String(contentsOfFile: repo + "/kept.txt", encoding: .utf8) == "kept\n")
+        #expect(try String(contentsOfFile: repo + "/README.md", encoding: .utf8) == "# demo\n")
+        let busy = try fixture.mesa(["debug", "fsck", "--repair"])
+        #expect(busy.status != 0 && busy.standardError.contains("unmount it first"))
+    }
+
     @Test func everyErrorCaseSaysWhatToDo() throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }

@@ -96,12 +96,12 @@ struct MountConfiguration: Equatable {
         mountPoint = value("MESA_MOUNT_POINT") ?? home + "/.local/share/mesa/mnt"
         repoRevisions = try Self.revisions(value("MESA_REPO_REVS"))
         cacheEnabled = try bool("MESA_CACHE_ENABLED", default: true)
-        cachePath = value("MESA_CACHE_PATH") ?? home + "/.cache/mesa"
+        let paths = Self.paths(value)
+        cachePath = paths.cache
         cacheMaxSize = try size("MESA_CACHE_MAX_SIZE", default: ByteCount(10_000_000_000))
         cacheMaxMemorySize = try size("MESA_CACHE_MAX_MEMORY_SIZE", default: ByteCount(320_000_000))
-        stateDirectory = value("MESA_STATE_DIR") ?? home + "/.local/state/mesa"
-        runtimeDirectory = value("MESA_RUNTIME_DIR") ?? value("XDG_RUNTIME_DIR").map { $0 + "/mesa" }
-            ?? stateDirectory + "/run"
+        stateDirectory = paths.state
+        runtimeDirectory = paths.runtime
         logFile = value("MESA_DAEMON_LOG_FILE")
         logColor = value("MESA_DAEMON_LOG_COLOR") ?? "auto"
         guard ["auto", "always", "never"].contains(logColor) else {
@@ -130,6 +130,15 @@ struct MountConfiguration: Equatable {
         guard stateDirectory != cachePath, !stateDirectory.hasPrefix(cachePath + "/") else {
             throw Invalid(description: "MESA_STATE_DIR must not live inside MESA_CACHE_PATH (the cache is disposable)")
         }
+    }
+
+    /// Where a mount keeps its cache, its state and its runtime files (pid, control socket), from the variables
+    /// `value` reads (`MESA_CACHE_PATH`, `MESA_STATE_DIR`, `MESA_RUNTIME_DIR`, `XDG_RUNTIME_DIR`, `HOME`).
+    static func paths(_ value: (String) -> String?) -> (cache: String, state: String, runtime: String) {
+        let home = value("HOME") ?? "/root"
+        let state = value("MESA_STATE_DIR") ?? home + "/.local/state/mesa"
+        let runtime = value("MESA_RUNTIME_DIR") ?? value("XDG_RUNTIME_DIR").map { $0 + "/mesa" } ?? state + "/run"
+        return (value("MESA_CACHE_PATH") ?? home + "/.cache/mesa", state, runtime)
     }
 
     /// Parses `MESA_REPO_REVS`: `org/repo=bookmark:<name>` or `org/repo=change-id:<id>`, comma-separated.

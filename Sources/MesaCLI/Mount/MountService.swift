@@ -124,10 +124,20 @@ final class MountService: Sendable {
         prefetch.maxConcurrency = configuration.prefetchMaxConcurrency
         prefetch.cachePressureLimit = configuration.prefetchCachePressureLimit
         // The journal and overlay files of this org's repositories: durable state, never in the cache.
-        let overlay = try Overlay(directory: configuration.stateDirectory + "/journal/" + org)
-        let fs = try MesaFS(
-            layout: layout, configuration: FSConfiguration(uid: configuration.uid, gid: configuration.gid, prefetch: prefetch),
-            overlay: overlay, ignoreRules: IgnoreRules.load(path: configuration.mesaignorePath))
+        // A journal that cannot be read is never served: the mount stops and says how to repair it.
+        let overlay: Overlay
+        let fs: MesaFS
+        do throws(FSError) {
+            overlay = try Overlay(directory: configuration.stateDirectory + "/journal/" + org)
+            fs = try MesaFS(
+                layout: layout,
+                configuration: FSConfiguration(uid: configuration.uid, gid: configuration.gid, prefetch: prefetch),
+                overlay: overlay, ignoreRules: IgnoreRules.load(path: configuration.mesaignorePath))
+        } catch {
+            throw MountFailure(
+                description: "the state directory is damaged: \(error). `mesa debug fsck --state-dir "
+                    + "\(configuration.stateDirectory)` says what is wrong; add --repair to repair it or set it aside")
+        }
         // A credential that cannot push makes writes fail at once (EROFS), never pile up edits that cannot upload.
         fs.acceptWrites(canWrite)
         if !canWrite { logger.notice("the credential is read-only: the mount refuses writes (EROFS)") }

@@ -286,6 +286,30 @@ package final class Journal: Sendable {
         }
     }
 
+    /// What SQLite's `integrity_check` finds wrong with the file (empty when it is sound).
+    /// - Throws: ``FSError/journal(_:)`` when the check itself cannot run.
+    package func integrityProblems() throws(FSError) -> [String] {
+        do {
+            let lines = try database.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+            return lines == ["ok"] ? [] : lines
+        } catch {
+            throw .journal("cannot check the journal \(path): \(error)")
+        }
+    }
+
+    /// Forgets a repository's local root, base and sent pushes (a repair of a journal whose root node is gone).
+    /// - Throws: ``FSError/journal(_:)``.
+    package func forget(repository: RepositoryPath) throws(FSError) {
+        do {
+            try database.write { db in
+                try db.execute(sql: "DELETE FROM repositories WHERE path = ?", arguments: [repository.description])
+                try db.execute(sql: "DELETE FROM sent_pushes WHERE repository = ?", arguments: [repository.description])
+            }
+        } catch {
+            throw .journal("cannot write the journal \(path): \(error)")
+        }
+    }
+
     /// Makes every committed transaction durable (a full checkpoint: the WAL and the database are synced).
     /// - Throws: ``FSError/journal(_:)``.
     package func sync() throws(FSError) {
