@@ -180,6 +180,7 @@ extension StoreObjectSource {
         guard !references.isEmpty else { return [] }
         let store = self.store
         let pool = self.pool
+        let isCache = fetcher != nil
         let groups = max(1, min(configuration.readParallelism, references.count))
         let groupSize = (references.count + groups - 1) / groups
         return await withTaskGroup(of: (Int, [(ChunkRef, Result<[UInt8]?, SyncError>)]).self) { group in
@@ -188,7 +189,7 @@ extension StoreObjectSource {
                 group.addTask {
                     do throws(SyncError) {
                         let loaded = try await pool.run { () throws(SyncError) in
-                            slice.map { Self.storedChunk($0, store) }
+                            slice.map { Self.storedChunk($0, store, isCache: isCache) }
                         }
                         return (number, loaded)
                     } catch {
@@ -202,22 +203,46 @@ extension StoreObjectSource {
         }
     }
 
-    /// One chunk from the store (blocking): its bytes, `nil` when absent, or the failure.
+    /// One chunk from the store (blocking): its bytes, `nil` when absent, or the failure. In a cache, a damaged
+    /// chunk is dropped and reads as absent (fetched again), as ``readStored(_:in:isCache:_:)`` does.
     static func storedChunk(
-        _ reference: ChunkRef, _ store: ContentStore
+        _ reference: ChunkRef, _ store: ContentStore, isCache: Bool
     ) -> (ChunkRef, Result<[UInt8]?, SyncError>) {
-        let bytes: [UInt8]
-        do throws(StoreError) {
-            bytes = try store.chunk(reference.id)
-        } catch .notFound {
-            return (reference, .success(nil))
+        let key = RecordKey(chunk: reference.id)
+        do throws(SyncError) {
+            guard let bytes = try readStored(key, in: store, isCache: isCache, { () throws(StoreError) in
+                try store.chunk(reference.id)
+            }) else { return (reference, .success(nil)) }
+            guard bytes.count == Int(reference.length) else {
+                if isCache {
+                    _ = try? store.remove([key])
+                    return (reference, .success(nil))
+                }
+                return (reference, .failure(.corruptObject(key, reason: "length differs from the manifest")))
+            }
+            return (reference, .success(bytes))
         } catch {
-            return (reference, .failure(SyncError(error)))
+            return (reference, .failure(error))
         }
-        guard bytes.count == Int(reference.length) else {
-            let key = RecordKey(chunk: reference.id)
-            return (reference, .failure(.corruptObject(key, reason: "length differs from the manifest")))
+    }
+
+    /// A record read from the store; `nil` when the store does not hold it. A cache (a store a fetcher fills) never
+    /// serves a record that fails its checksum or id check, and never fails on one either: it drops the record, so
+    /// the caller fetches it again, and the damage is gone. A local repository's store reports it
+    /// (``SyncError/corruptObject(_:reason:)``).
+    static func readStored<Value>(
+        _ key: RecordKey, in store: ContentStore, isCache: Bool, _ read: () throws(StoreError) -> Value
+    ) throws(SyncError) -> Value? {
+        do throws(StoreError) {
+            return try read()
+        } catch {
+            switch error {
+            case .notFound: return nil
+            case .corruptRecord where isCache:
+                _ = try? store.remove([key])
+                return nil
+            default: throw SyncError(error)
+            }
         }
-        return (reference, .success(bytes))
     }
 }

@@ -81,15 +81,12 @@ extension StoreObjectSource {
     /// The manifests among `ids` that the store holds.
     func storedManifests(_ ids: [ObjectID]) async throws(SyncError) -> [ObjectID: Manifest] {
         let store = self.store
+        let isCache = fetcher != nil
         return try await pool.run { () throws(SyncError) -> [ObjectID: Manifest] in
             var manifests: [ObjectID: Manifest] = [:]
             for id in ids {
-                do throws(StoreError) {
-                    manifests[id] = try store.manifest(forBlob: id)
-                } catch .notFound {
-                    continue
-                } catch {
-                    throw SyncError(error)
+                manifests[id] = try Self.readStored(RecordKey(.manifest, object: id), in: store, isCache: isCache) {
+                    () throws(StoreError) in try store.manifest(forBlob: id)
                 }
             }
             return manifests

@@ -55,15 +55,11 @@ extension StoreObjectSource {
     /// Reads and decodes a tree from the store; `nil` when the store does not hold it.
     func storedTree(_ id: ObjectID) async throws(SyncError) -> SourceTree? {
         let store = self.store
+        let isCache = fetcher != nil
         return try await pool.run { () throws(SyncError) -> SourceTree? in
-            let body: [UInt8]
-            do throws(StoreError) {
-                body = try store.get(RecordKey(.tree, object: id))
-            } catch .notFound {
-                return nil
-            } catch {
-                throw SyncError(error)
-            }
+            let key = RecordKey(.tree, object: id)
+            guard let body = try Self.readStored(key, in: store, isCache: isCache, { () throws(StoreError) in try store.get(key) })
+            else { return nil }
             return try Self.decodeTree(body, id: id)
         }
     }

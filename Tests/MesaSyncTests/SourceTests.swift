@@ -1,5 +1,6 @@
+import Foundation
 import MesaCore
-import MesaStore
+@testable import MesaStore
 @testable import MesaSync
 import MesaTesting
 import MesaTree
@@ -98,6 +99,36 @@ import Testing
         // Reading it again costs nothing.
         _ = try await remote.source.read(remote.blob, range: range, readAhead: 0)
         #expect(remote.fetcher.snapshot.chunks.count == covering.count)
+    }
+
+    /// A cache record damaged on disk while the mount runs (a flipped byte) is never served and never an error:
+    /// the read drops it, fetches the chunk again and the cache holds a good copy after. (A store that opens finds
+    /// such records by its scan and leaves them out; this is the damage it cannot see.)
+    @Test func aCorruptCachedChunkIsDroppedAndFetchedAgain() async throws {
+        let fixture = try FixtureRepository(FixtureTree(["big.bin": .file(Self.content)]))
+        let blob = try fixture.repository.entry(at: "big.bin", in: try fixture.resolution().rootTree).id
+        let first = try fixture.repository.manifest(ofBlob: blob).chunks[0]
+        let expected = Array(Self.content[0..<Int(first.length)])
+        let directory = try TemporaryDirectory(prefix: "mesa-cache")
+        let path = directory.appending("store")
+        let cache = try ContentStore(path: path, configuration: .cache(maxUnpinnedBytes: 1 << 30))
+        #expect(try expected.withUnsafeBytes { (raw) throws(StoreError) in try cache.putChunk(raw) } == first.id)
+        try cache.sync()
+        // Damaged under the open store (a reopen would find it by scanning and leave it out).
+        let segment = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: path + "/segments").first { $0.hasSuffix(".seg") })
+        let file = try StoreFile(path: path + "/segments/" + segment)
+        let offset = Segment.headerSize + Int64(RecordHeader.fixedSize + 32 + 100)
+        var byte = try file.read(count: 1, at: offset)
+        byte[0] ^= 0xff
+        try file.write(byte, at: offset)
+
+        let fetcher = FakeRemoteFetcher(server: fixture.repository)
+        let source = StoreObjectSource(store: cache, backing: .remote(fetcher))
+        let read = try await source.read(blob, range: 0..<Int64(first.length), readAhead: 0).joined
+        #expect(read == expected)
+        #expect(fetcher.snapshot.chunks == [first.id])
+        #expect(try cache.chunk(first.id) == expected)
     }
 
     @Test func concurrentReadersOfAChunkShareOneFetch() async throws {
