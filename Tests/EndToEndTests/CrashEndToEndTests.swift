@@ -6,7 +6,7 @@ import Testing
 /// while files are written and uploaded. Whatever a writer closed before a daemon kill is still there after the
 /// restart, every edit a `mesa sync` acknowledged is on the server afterwards, and the server's store has no corrupt
 /// record. CI runs four rounds (two daemon kills, two server kills); the soak runs more with
-/// `MESA_CRASH_ROUNDS=N` (docs/Benchmarking.md).
+/// `MESA_CRASH_ROUNDS=N`, killing the server every `MESA_CRASH_SERVER_EVERY` rounds (docs/Benchmarking.md).
 @Suite(.serialized, .enabled(if: FuseTestEnvironment.isAvailable))
 struct CrashEndToEndTests {
     @Test func killedDaemonsAndServersLoseNoAcknowledgedOrClosedEdit() throws {
@@ -35,7 +35,12 @@ struct CrashEndToEndTests {
         var acknowledged: [String: String] = [:]
         var closed: [String: String] = [:]
 
-        let rounds = ProcessInfo.processInfo.environment["MESA_CRASH_ROUNDS"].flatMap { Int($0) } ?? 4
+        let settings = ProcessInfo.processInfo.environment
+        let rounds = settings["MESA_CRASH_ROUNDS"].flatMap { Int($0) } ?? 4
+        // Every n-th round kills the server instead of the daemon (the soak: 250 rounds, every 5th: 200 + 50).
+        let serverEvery = max(1, settings["MESA_CRASH_SERVER_EVERY"].flatMap { Int($0) } ?? 2)
+        var kills = (daemon: 0, server: 0)
+        let started = Date()
         for round in 0..<rounds {
             // A writer in the background: 40 files of 1-40 KB, each closed before the next; it stops at the first
             // failure (the daemon died) and reports what it closed.
@@ -67,7 +72,8 @@ struct CrashEndToEndTests {
             syncer.standardError = FileHandle.nullDevice
             try syncer.run()
             usleep(UInt32(random.next() % 300_000))
-            let killServer = round % 2 == 1
+            let killServer = round % serverEvery == serverEvery - 1
+            if killServer { kills.server += 1 } else { kills.daemon += 1 }
             if killServer {
                 kill(server.process.processIdentifier, SIGKILL)
             } else {
@@ -100,13 +106,20 @@ struct CrashEndToEndTests {
             #expect(sync.status == 0, "round \(round): \(sync.standardOutput)\(sync.standardError)")
             if sync.status == 0 { acknowledged.merge(closed) { $1 } }
 
-            // Every closed file reads back through the mount, whatever was killed.
-            for (path, content) in closed {
+            // Every closed file reads back through the mount, whatever was killed: this round's, and 40 of earlier
+            // rounds (all of them in short runs).
+            let earlier = closed.keys.filter { !$0.hasPrefix("r\(round)/") }.sorted()
+            let sample = earlier.count <= 40 ? earlier : (0..<40).map { _ in earlier[Int(random.next() % UInt64(earlier.count))] }
+            for path in sample + planned.map(\.0) {
+                guard let content = closed[path] else { continue }
                 let read = try? String(contentsOfFile: repo + "/" + path, encoding: .utf8)
                 #expect(read == content, "round \(round): \(path) through the mount after the kill")
             }
         }
 
+        print(
+            "crash rounds: \(rounds), daemon kills: \(kills.daemon), server kills: \(kills.server), "
+                + "\(acknowledged.count) acknowledged edits, \(Int(Date().timeIntervalSince(started))) s")
         // Every acknowledged edit is on the server, read through REST.
         #expect(acknowledged.count == rounds * 40)
         for (path, content) in acknowledged.sorted(by: { $0.key < $1.key }) {
