@@ -58,8 +58,8 @@ package final class ReleaseCatalog: Sendable {
     package let ownExecutable: String?
     private struct Cached: Sendable {
         var size: Int64
-        var modifiedSeconds: Int
-        var modifiedNanoseconds: Int
+        /// Seconds since 1970, to the file system's precision.
+        var modified: Double
         var sha256: String
     }
     private let checksums = Mutex<[String: Cached]>([:])
@@ -119,17 +119,20 @@ package final class ReleaseCatalog: Sendable {
         throw APIError(.notFound, "RELEASE_NOT_AVAILABLE", message)
     }
 
-    /// The SHA-256 of `path`, computed once per (size, modification time).
-    private func checksum(_ path: String) throws(APIError) -> Artifact {
-        var status = stat()
-        guard stat(path, &status) == 0 else {
-            throw APIError.internalError("cannot read the release \(path): \(String(cString: strerror(errno)))")
+    /// The SHA-256 of `path` (symbolic links followed, so `/proc/self/exe` names the executable), computed once per
+    /// (size, modification time).
+    private func checksum(_ link: String) throws(APIError) -> Artifact {
+        let path = URL(fileURLWithPath: link).resolvingSymlinksInPath().path
+        let attributes: [FileAttributeKey: Any]
+        do {
+            attributes = try FileManager.default.attributesOfItem(atPath: path)
+        } catch {
+            throw APIError.internalError("cannot read the release \(path): \(error)")
         }
-        let size = Int64(status.st_size)
-        let seconds = Int(status.st_mtim.tv_sec)
-        let nanoseconds = Int(status.st_mtim.tv_nsec)
+        let size = (attributes[.size] as? NSNumber)?.int64Value ?? -1
+        let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
         let known = checksums.withLock { $0[path] }
-        if let known, known.size == size, known.modifiedSeconds == seconds, known.modifiedNanoseconds == nanoseconds {
+        if let known, known.size == size, known.modified == modified {
             return Artifact(path: path, size: size, sha256: known.sha256)
         }
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
@@ -155,7 +158,7 @@ package final class ReleaseCatalog: Sendable {
         }
         let hex = hasher.finalize().map { String(format: "%02x", $0) }.joined()
         checksums.withLock {
-            $0[path] = Cached(size: size, modifiedSeconds: seconds, modifiedNanoseconds: nanoseconds, sha256: hex)
+            $0[path] = Cached(size: size, modified: modified, sha256: hex)
         }
         return Artifact(path: path, size: size, sha256: hex)
     }
