@@ -132,7 +132,7 @@ enum InstallScript {
             if command -v apt-get >/dev/null 2>&1; then
                 packages=${needs_fuse:+fuse3}
                 for library in $missing; do packages="$packages $(debian_package "$library")"; done
-                say "installing$packages (apt-get)"
+                say "installing ${packages# } (apt-get)"
                 # A fresh image has no package lists: update once, then install.
                 $as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 ||
                     fail "apt-get update failed"
@@ -142,7 +142,7 @@ enum InstallScript {
             elif command -v dnf >/dev/null 2>&1; then
                 packages=${needs_fuse:+fuse3}
                 for library in $missing; do packages="$packages $library()(64bit)"; done
-                say "installing$packages (dnf)"
+                say "installing ${packages# } (dnf)"
                 # shellcheck disable=SC2086
                 $as_root dnf install -y -q $packages >&2 || fail "dnf install$packages failed"
             fi
