@@ -152,6 +152,10 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // Examples/: programs written as a user's backend would write them, against MesaKit's public API only.
+        .executableTarget(
+            name: "MintToken", dependencies: ["MesaKit"], path: "Examples/MintToken", swiftSettings: strictSettings),
+
         .testTarget(
             name: "ShimTests",
             dependencies: ["CFuse", "CGit2", "CZstd", "CCurl"],

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs what building and testing Mesa for Swift needs on Debian 12, idempotently: the C libraries behind the
-# shims, SQLite for the metadata store, and the tools the tests and benchmarks drive. Needs root (or sudo).
+# shims, SQLite for the metadata store, and the tools the tests, benchmarks and scripts drive (scripts/package.sh
+# strips with binutils; scripts/sandbox-e2e.sh builds a root with mmdebstrap and enters it with unshare). Needs root
+# (or sudo).
 set -euo pipefail
 
 packages=(
     libfuse3-dev fuse3 libgit2-dev libzstd-dev libcurl4-openssl-dev libsqlite3-dev pkg-config
     git zstd coreutils hyperfine
+    curl binutils mmdebstrap util-linux
 )
 
 missing=()

@@ -31,7 +31,16 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds a pushed record stays staged before garbage collection may reclaim it.")
     var gcGrace: Double = ServerConfiguration.default.stagedGrace
 
+    @Option(help: "A directory of mesa-linux-<arch> binaries (scripts/package.sh) that /install.sh installs.")
+    var releaseDir: String?
+
     func validate() throws {
+        if let releaseDir {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: releaseDir, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("--release-dir \(releaseDir) is not a directory.")
+            }
+        }
         guard ListenAddress(listen) != nil else {
             throw ValidationError("--listen must be HOST:PORT with a port from 0 to 65535, such as 127.0.0.1:7411.")
         }
@@ -55,6 +64,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.newAdminKey = newAdminKey
         configuration.collectionInterval = gcInterval
         configuration.stagedGrace = gcGrace
+        configuration.releaseDirectory = releaseDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         var logger = Logger(label: "mesa.server")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
 

@@ -267,8 +267,25 @@ package final class FuseSession: Sendable {
         }
         if runFusermount(["-u", "-q", mountPoint]) == 0 { return false }
         logger.warning("mount busy; detaching it: the session ends when the last open file closes")
-        _ = runFusermount(["-u", "-z", "-q", mountPoint])
+        if runFusermount(["-u", "-z", "-q", mountPoint]) != 0 {
+            // fusermount3 refused even a lazy unmount: as non-root it reads /etc/mtab to check who mounted, and a
+            // minimal root file system has none (docs/Threading.md). The workers would then wait on /dev/fuse for a
+            // request that never comes, and the daemon would never exit: send one, so a worker sees the exit and the
+            // loop returns; the kernel ends the connection when the session closes /dev/fuse.
+            logger.warning(
+                "fusermount3 could not unmount; the session ends anyway and the mount point stays disconnected until it is unmounted or its namespace ends",
+                metadata: ["mount_point": "\(mountPoint)"])
+            wakeLoop()
+        }
         return true
+    }
+
+    /// Makes the kernel send the session one request (the lookup of a name nobody uses), so a worker blocked reading
+    /// /dev/fuse returns and sees `fuse_session_exit`. The lookup itself is never answered: it fails with ENOTCONN
+    /// once the session is destroyed, so it blocks a dispatch thread (never the control queue) that nothing waits for.
+    private func wakeLoop() {
+        let path = mountPoint + "/.mesa-shutdown-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        DispatchQueue.global(qos: .utility).async { _ = access(path, F_OK) }
     }
 
     /// Aborts the kernel connection through fusectl (`/sys/fs/fuse/connections/N/abort`), mounting fusectl first

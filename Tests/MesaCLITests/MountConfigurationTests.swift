@@ -18,6 +18,14 @@ import Testing
         #expect(configuration.prefetchMaxConcurrency == 8 && configuration.prefetchMaxDepth == nil)
         #expect(configuration.uid == 5 && configuration.gid == 6)
         #expect(configuration.pollInterval == .seconds(2))
+        #expect(configuration.shutdownSyncTimeout == .seconds(10))
+    }
+
+    @Test func shutdownSyncTimeoutTakesSeconds() throws {
+        let environment = ["MESA_API_KEY": "k", "MESA_SHUTDOWN_SYNC_TIMEOUT": "2.5"]
+        #expect(try MountConfiguration(environment: environment).shutdownSyncTimeout == .milliseconds(2500))
+        let none = ["MESA_API_KEY": "k", "MESA_SHUTDOWN_SYNC_TIMEOUT": "0"]
+        #expect(try MountConfiguration(environment: none).shutdownSyncTimeout == .zero)
     }
 
     @Test func environmentOverridesAConfigFile() throws {
@@ -50,6 +58,8 @@ import Testing
         (["MESA_API_KEY": "k", "MESA_DAEMON_LOG_COLOR": "pink"], "MESA_DAEMON_LOG_COLOR"),
         (["MESA_API_KEY": "k", "MESA_CACHE_PATH": "/c", "MESA_STATE_DIR": "/c/state"], "MESA_STATE_DIR"),
         (["MESA_API_KEY": "k", "MESA_PREFETCH_MAX_CONCURRENCY": "0"], "prefetch"),
+        (["MESA_API_KEY": "k", "MESA_SHUTDOWN_SYNC_TIMEOUT": "-1"], "MESA_SHUTDOWN_SYNC_TIMEOUT"),
+        (["MESA_API_KEY": "k", "MESA_SHUTDOWN_SYNC_TIMEOUT": "soon"], "MESA_SHUTDOWN_SYNC_TIMEOUT"),
     ] as [([String: String], String)])
     func badSettingsAreRefusedNamingTheVariable(environment: [String: String], named: String) {
         do {

@@ -32,6 +32,13 @@ struct MountCommand: AsyncParsableCommand {
             return
         }
         let isChild = environment["MESA_DAEMON_CHILD"] != nil
+        // Logs go to standard error (a daemon's is its log file), so standard output carries only the ready line:
+        // a sandbox script or the daemon's parent can read it without parsing logs.
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .info
+            return handler
+        }
         var logger = Logger(label: "mesa.mount")
         logger.logLevel = .info
         let service = MountService(configuration: configuration, logger: logger)

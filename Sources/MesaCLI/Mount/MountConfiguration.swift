@@ -39,6 +39,10 @@ struct MountConfiguration: Equatable {
     var syncQuiet: Duration = .milliseconds(1000)
     /// `MESA_SYNC_MAX_DELAY_MS`: pending edits upload at the latest after this long (default 5 s).
     var syncMaxDelay: Duration = .milliseconds(5000)
+    /// `MESA_SHUTDOWN_SYNC_TIMEOUT`: seconds a stopping mount (SIGTERM, SIGINT, `mesa unmount`) spends uploading
+    /// pending edits before it unmounts (default 10; 0 uploads nothing). What it could not upload stays in the state
+    /// directory for the next mount.
+    var shutdownSyncTimeout: Duration = .seconds(10)
 
     /// Why a configuration was refused; the message names the variable and says what is expected.
     struct Invalid: Error, CustomStringConvertible, Equatable {
@@ -127,6 +131,11 @@ struct MountConfiguration: Equatable {
         }
         syncQuiet = .milliseconds(quiet)
         syncMaxDelay = .milliseconds(maxDelay)
+        let shutdownSeconds = try number("MESA_SHUTDOWN_SYNC_TIMEOUT", Double.self) ?? 10
+        guard shutdownSeconds >= 0, shutdownSeconds <= 3600 else {
+            throw Invalid(description: "MESA_SHUTDOWN_SYNC_TIMEOUT must be between 0 and 3600 seconds")
+        }
+        shutdownSyncTimeout = .milliseconds(Int64(shutdownSeconds * 1000))
         guard stateDirectory != cachePath, !stateDirectory.hasPrefix(cachePath + "/") else {
             throw Invalid(description: "MESA_STATE_DIR must not live inside MESA_CACHE_PATH (the cache is disposable)")
         }

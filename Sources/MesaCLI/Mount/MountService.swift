@@ -186,7 +186,10 @@ final class MountService: Sendable {
         }
         await waitForStop()
         poller.cancel()
-        await pipeline.stop()
+        // A sandbox ends its mount with SIGTERM and then tears everything down: upload what is pending first, within
+        // MESA_SHUTDOWN_SYNC_TIMEOUT, while the mount still serves; what stays pending is said, never claimed uploaded.
+        let leftovers = await pipeline.flush(timeout: configuration.shutdownSyncTimeout)
+        reportShutdownSync(leftovers, layout: layout)
         control.stop()
         await session.shutdown()
         try? FileManager.default.removeItem(atPath: pidPath)
@@ -194,6 +197,25 @@ final class MountService: Sendable {
         try? cache.close()
         if !configuration.cacheEnabled { try? FileManager.default.removeItem(atPath: cachePath) }
         logger.info("unmounted")
+    }
+
+    /// Logs the outcome of the stopping mount's last upload: every edit on the server, or, per repository, what stays
+    /// in the state directory for the next mount of it.
+    private func reportShutdownSync(_ leftovers: [UploadPipeline.Leftover], layout: MountLayout) {
+        guard !leftovers.isEmpty else {
+            logger.info("every edit is on the server")
+            return
+        }
+        for leftover in leftovers {
+            logger.warning(
+                "edits stay pending in the state directory; the next mount of it uploads them",
+                metadata: [
+                    "repo": "\(layout.repositories[leftover.repository].path)", "entries": "\(leftover.entries)",
+                    "files": "\(leftover.files)", "bytes": "\(leftover.bytes)",
+                    "state_dir": "\(configuration.stateDirectory)",
+                    "error": "\(leftover.lastError ?? "not uploaded within MESA_SHUTDOWN_SYNC_TIMEOUT")",
+                ])
+        }
     }
 
     /// Asks the service to unmount and return (signals, `mesa unmount`).

@@ -88,6 +88,46 @@ actor UploadPipeline {
         loop = nil
     }
 
+    /// What a stopping mount could not upload, per repository (layout index): journaled files that stay in the state
+    /// directory for the next mount.
+    struct Leftover: Sendable, Equatable {
+        /// The repository's layout index.
+        var repository: Int
+        /// Changed entries (files, symlinks, directories with additions or removals), and the files and bytes
+        /// among them.
+        var entries: Int
+        var files: Int
+        var bytes: Int64
+        /// Why the last attempt failed, if one did.
+        var lastError: String?
+    }
+
+    /// Uploads every pending edit at once (a stopping mount: SIGTERM, SIGINT, `mesa unmount`), retrying with the
+    /// pipeline's back-off until nothing is pending or `timeout` passes, then stops watching. An upload still in
+    /// flight at the deadline is cancelled and stays in the journal: only what the server acknowledged counts.
+    /// - Returns: what stays pending (empty when every edit is on the server).
+    func flush(timeout: Duration) async -> [Leftover] {
+        let deadline = ContinuousClock.now + timeout
+        let pending = { [fs] in fs.layout.repositories.indices.filter { fs.hasPendingChanges(repository: $0) } }
+        if !pending().isEmpty, timeout > .zero {
+            start()
+            retryNow()
+            while ContinuousClock.now < deadline, !pending().isEmpty {
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        // Cancelled, an upload in flight returns without acknowledging: its edits stay journaled.
+        let running = loop
+        stop()
+        await running?.value
+        return pending().map { index in
+            let counts = fs.pendingChanges(repository: index)
+            return Leftover(
+                repository: index, entries: counts.nodes, files: counts.files, bytes: counts.bytes,
+                lastError: statuses[index]?.lastError)
+        }
+    }
+
     private func run() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(50))

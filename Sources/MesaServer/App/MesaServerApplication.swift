@@ -72,10 +72,14 @@ package enum MesaServerApplication {
     }
 
     /// The router with every route; tests drive it with `app.test(.router)`.
-    package static func router(services: ServerServices) -> Router<MesaRequestContext> {
+    /// - Parameter releases: the `mesa` binaries `/install.sh` installs (InstallRoutes.swift).
+    package static func router(
+        services: ServerServices, releases: ReleaseCatalog = ReleaseCatalog(directory: nil)
+    ) -> Router<MesaRequestContext> {
         let router = Router(context: MesaRequestContext.self)
         router.add(middleware: ErrorMiddleware())
         router.get("healthz") { _, _ in try JSONResponse.make(["status": "ok"]) }
+        InstallRoutes.register(on: router, releases: releases, services: services)
         let v1 = router.group("v1")
         v1.add(middleware: AuthMiddleware(services: services))
         OrgRoutes.register(on: v1, services: services)
@@ -97,7 +101,7 @@ package enum MesaServerApplication {
             maxHeaderFieldSize: configuration.maxHeaderBytes, maxHeaderListSize: configuration.maxHeaderBytes,
             maxHeaderFieldCount: 200)
         return Application(
-            router: router(services: services),
+            router: router(services: services, releases: ReleaseCatalog(directory: configuration.releaseDirectory)),
             server: .http1(
                 configuration: .init(
                     additionalChannelHandlers: [RequestHeadGuard(timeout: headTimeout)], idleTimeout: .seconds(120),
