@@ -25,6 +25,8 @@ package struct ServerConfiguration: Sendable {
     package var maxHeaderBytes: Int
     /// The largest request body accepted, in bytes (a sync push is streamed and bounded by the sync limits instead).
     package var maxBodyBytes: Int
+    /// Webhook retries and timeouts.
+    package var webhooks: WebhookConfiguration = .default
 
     /// The defaults of DESIGN.md section 4: `127.0.0.1:7411`, org `local`, data in `~/.local/share/mesa/server`.
     package static var `default`: ServerConfiguration {
