@@ -327,6 +327,44 @@ final class WebhookReceiver: Sendable {
         #expect(types.firstIndex(of: "bookmark.moved") == 1)
     }
 
+    @Test func aDeliveryPastTheRetryHorizonIsGivenUpAndReleasesTheOnesBehindIt() async throws {
+        let server = try ServerProcess(extraArguments: [
+            "--webhook-retry-base", "0.2", "--webhook-retry-max", "0.5", "--webhook-retry-horizon", "2",
+            "--webhook-timeout", "3",
+        ])
+        let mesa = Mesa(apiKey: server.adminKey, org: "local", baseURL: server.url)
+        let receiver = try WebhookReceiver()
+        receiver.answer(500)
+        _ = try await mesa.repos.create(name: "app")
+        let target = try await mesa.webhookTargets.create(url: receiver.url("/hook"), events: [.changeCreated])
+        let lost = try await mesa.changes("app").create(base: Self.root, message: "lost", files: [.upsert("a", text: "a")])
+        let behind = try await mesa.changes("app").create(base: lost.id, message: "behind", files: [.upsert("b", text: "b")])
+
+        // The first is retried (held back: the second waits behind it) until the horizon, then given up.
+        let gaveUp = try await eventually {
+            try await mesa.webhookTargets.deliveries(target.id, limit: 10).items.contains { $0.status == "failed" }
+        }
+        #expect(gaveUp)
+        let items = try await mesa.webhookTargets.deliveries(target.id, limit: 10).items
+        let failed = try #require(items.first { $0.status == "failed" })
+        #expect(failed.attempts >= 2)
+        #expect(failed.lastStatusCode == 500)
+        #expect(failed.lastError?.contains("500") == true)
+        #expect(failed.nextAttemptAt == nil)
+        #expect(failed.completedAt != nil)
+
+        receiver.answer(200)
+        let later = try await mesa.changes("app").create(base: behind.id, message: "later", files: [.upsert("c", text: "c")])
+        #expect(try await eventually {
+            receiver.accepted().contains { ($0.data["change"] as? [String: Any])?["id"] as? String == later.id }
+        })
+        let arrived = receiver.accepted().compactMap { ($0.data["change"] as? [String: Any])?["id"] as? String }
+        #expect(!arrived.contains(lost.id))
+        #expect(arrived.last == later.id)
+        // The one behind was either given up too or delivered before the later one: never after it.
+        if let index = arrived.firstIndex(of: behind.id) { #expect(index < arrived.firstIndex(of: later.id) ?? 0) }
+    }
+
     @Test func aTargetFilteredByEventsAndReposGetsOnlyThose() async throws {
         let server = try ServerProcess(extraArguments: Self.fastRetries)
         let mesa = Mesa(apiKey: server.adminKey, org: "local", baseURL: server.url)

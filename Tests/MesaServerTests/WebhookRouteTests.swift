@@ -208,3 +208,15 @@ import Testing
         }
     }
 }
+
+@Suite struct WebhookConfigurationTests {
+    @Test func retriesBackOffExponentiallyUpToTheLongestWait() {
+        let configuration = WebhookConfiguration.default
+        let waits = (1...12).map { configuration.delay(afterFailedAttempts: $0) }
+        #expect(Array(waits.prefix(4)) == [10, 20, 40, 80])
+        #expect(waits.last == 3600)
+        #expect(zip(waits, waits.dropFirst()).allSatisfy { $0 <= $1 })
+        // Attempts spread over the 24 h horizon: after the first hour, one an hour.
+        #expect(configuration.retryHorizon == 86_400)
+    }
+}
