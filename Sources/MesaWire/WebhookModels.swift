@@ -67,7 +67,8 @@ public struct UpdateWebhookTargetRequest: Codable, Sendable, Equatable {
         name = try container.decodeIfPresent(String.self, forKey: .name)
         events = try container.decodeIfPresent([WebhookEventType].self, forKey: .events)
         if container.contains(.repoIDs) {
-            repoIDs = .some(try container.decodeNil(forKey: .repoIDs) ? nil : try container.decode([String].self, forKey: .repoIDs))
+            let cleared = try container.decodeNil(forKey: .repoIDs)
+            repoIDs = .some(cleared ? nil : try container.decode([String].self, forKey: .repoIDs))
         }
     }
 

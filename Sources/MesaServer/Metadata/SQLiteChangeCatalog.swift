@@ -105,7 +105,9 @@ package final class SQLiteChangeCatalog: RepoCatalog {
                     arguments: [repoID, bookmark.name, bookmark.change.description])
             }
             try SQLiteMetadataStore.insertReferences(db, repoID: repoID, keys: references, stagedAt: nil)
-            if let context, let before { try WebhookOutbox.recordCatalogWrite(db, context, before: before, cause: cause) }
+            if let context, let before {
+                try WebhookOutbox.recordCatalogWrite(db, context, before: before, cause: cause)
+            }
             return []
         }
     }

@@ -47,7 +47,8 @@ extension SQLiteMetadataStore {
                 db, sql: "SELECT * FROM webhook_targets WHERE org_id = ? AND id > ? ORDER BY id LIMIT ?",
                 arguments: [orgID, cursor ?? "", limit + 1]
             ).map(Self.webhookTarget)
-            return MetadataPage(rows: Array(rows.prefix(limit)), nextCursor: rows.count > limit ? rows[limit - 1].id : nil)
+            let next = rows.count > limit ? rows[limit - 1].id : nil
+            return MetadataPage(rows: Array(rows.prefix(limit)), nextCursor: next)
         }
     }
 
@@ -57,7 +58,10 @@ extension SQLiteMetadataStore {
         let row = updated
         try write { db in
             try db.execute(
-                sql: "UPDATE webhook_targets SET name = ?, url = ?, events = ?, repo_ids = ?, updated_at = ? WHERE id = ?",
+                sql: """
+                    UPDATE webhook_targets SET name = ?, url = ?, events = ?, repo_ids = ?, updated_at = ?
+                    WHERE id = ?
+                    """,
                 arguments: [
                     row.name, row.url, Self.json(row.events.map(\.rawValue)), row.repoIDs.map(Self.json),
                     row.updatedAt, row.id,
@@ -160,8 +164,9 @@ extension SQLiteMetadataStore {
                     SELECT target_id, repo_key, MIN(seq), next_attempt_at FROM webhook_deliveries
                     WHERE status = 'pending' GROUP BY target_id, repo_key
                     """)
-            return heads.filter { row in !busy.contains((row["target_id"] as String) + "/" + (row["repo_key"] as String)) }
-                .map { $0["next_attempt_at"] as Double }.min()
+            return heads.filter { row in
+                !busy.contains((row["target_id"] as String) + "/" + (row["repo_key"] as String))
+            }.map { $0["next_attempt_at"] as Double }.min()
         }
     }
 

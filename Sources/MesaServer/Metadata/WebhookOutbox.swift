@@ -73,7 +73,10 @@ enum WebhookOutbox {
     static func change(_ db: Database, repoID: String, id: String) throws -> JSONValue {
         guard
             let row = try Row.fetchOne(
-                db, sql: "SELECT commit_oid, parents, created_at, updated_at FROM changes WHERE repo_id = ? AND change_id = ?",
+                db,
+                sql: """
+                    SELECT commit_oid, parents, created_at, updated_at FROM changes WHERE repo_id = ? AND change_id = ?
+                    """,
                 arguments: [repoID, id])
         else { return .object(["id": .string(id)]) }
         let parents = (row["parents"] as String).split(separator: ",").map { JSONValue.string(String($0)) }
@@ -92,7 +95,8 @@ enum WebhookOutbox {
         return .object([
             "id": .string(repo.id), "name": .string(repo.name), "default_bookmark": .string(repo.defaultBookmark),
             "head_change_id": .string(head ?? String(repeating: "z", count: 32)),
-            "created_at": .string(Timestamp.format(repo.createdAt)), "tags": .object(repo.tags.mapValues(JSONValue.string)),
+            "created_at": .string(Timestamp.format(repo.createdAt)),
+            "tags": .object(repo.tags.mapValues(JSONValue.string)),
         ])
     }
 
@@ -164,9 +168,8 @@ enum WebhookOutbox {
             } else if case .merge = cause {
                 try record(.bookmarkMerged, ["bookmark": bookmark])
             } else {
-                try record(
-                    .bookmarkMoved,
-                    ["bookmark": bookmark, "from": .object(["change_id": .string(from), "commit_oid": .string(fromCommit)])])
+                let origin: JSONValue = .object(["change_id": .string(from), "commit_oid": .string(fromCommit)])
+                try record(.bookmarkMoved, ["bookmark": bookmark, "from": origin])
             }
             updates.append(
                 .object([

@@ -98,7 +98,8 @@ package protocol WebhookStore: Sendable {
     /// The org's target with this id.
     func webhookTarget(orgID: String, id: String) throws(MetadataError) -> WebhookTargetRow?
     /// An org's targets by id.
-    func webhookTargets(orgID: String, limit: Int, cursor: String?) throws(MetadataError) -> MetadataPage<WebhookTargetRow>
+    func webhookTargets(orgID: String, limit: Int, cursor: String?) throws(MetadataError)
+        -> MetadataPage<WebhookTargetRow>
     /// Replaces a target's name, url, events and repo filter (and sets its `updated_at`).
     func updateWebhookTarget(_ target: WebhookTargetRow) throws(MetadataError) -> WebhookTargetRow
     /// Deletes a target with its deliveries.

@@ -27,7 +27,10 @@ enum RouteSupport {
             throw APIError(
                 .badRequest, "BAD_REQUEST",
                 "repo name '\(name)' is reserved: the names of org-level routes (\(names)) cannot name a repo",
-                details: ["rule": .string("reserved_route_name"), "reserved": .array(orgRouteNames.sorted().map(JSONValue.string))])
+                details: [
+                    "rule": .string("reserved_route_name"),
+                    "reserved": .array(orgRouteNames.sorted().map(JSONValue.string)),
+                ])
         }
     }
 

@@ -184,7 +184,8 @@ enum WebhookRoutes {
             let url = URL(string: text), let host = url.host, !host.isEmpty,
             !text.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7f })
         else {
-            throw .badRequest("url '\(text)' must be an absolute http:// or https:// URL with a host (at most 2048 bytes)")
+            throw .badRequest(
+                "url '\(text)' must be an absolute http:// or https:// URL with a host (at most 2048 bytes)")
         }
     }
 

@@ -185,7 +185,10 @@ package final class WebhookDispatcher: Sendable {
         let timestamp = Int64(started)
         let headers: [(name: String, value: String)] = [
             ("Content-Type", "application/json"),
-            (WebhookSignature.headerName, WebhookSignature.header(secret: item.secret, timestamp: timestamp, body: delivery.body)),
+            (
+                WebhookSignature.headerName,
+                WebhookSignature.header(secret: item.secret, timestamp: timestamp, body: delivery.body)
+            ),
             ("x-mesa-event", delivery.type.rawValue),
             ("x-mesa-delivery", String(delivery.sequence)),
             ("x-mesa-event-id", delivery.eventID),
@@ -195,8 +198,10 @@ package final class WebhookDispatcher: Sendable {
             let status = try await sender.post(
                 url: item.url, headers: headers, body: delivery.body,
                 timeout: .milliseconds(Int64(configuration.timeout * 1000)))
-            outcome = (200..<300).contains(status)
-                ? .delivered(statusCode: status) : failure(delivery, status: status, error: "the receiver answered \(status)")
+            outcome =
+                (200..<300).contains(status)
+                ? .delivered(statusCode: status)
+                : failure(delivery, status: status, error: "the receiver answered \(status)")
         } catch {
             outcome = failure(delivery, status: nil, error: "\(error)")
         }
@@ -204,7 +209,10 @@ package final class WebhookDispatcher: Sendable {
             let level: Logger.Level = next == nil ? .warning : .debug
             logger.log(
                 level: level, next == nil ? "webhook delivery given up" : "webhook delivery failed",
-                metadata: ["webhook.target": "\(delivery.targetID)", "webhook.delivery": "\(delivery.sequence)", "error": "\(error)"])
+                metadata: [
+                    "webhook.target": "\(delivery.targetID)", "webhook.delivery": "\(delivery.sequence)",
+                    "error": "\(error)",
+                ])
         }
         do {
             try await services.blocking { [services, configuration] in
