@@ -3,7 +3,7 @@
 // always written, so these types encode by hand where a field is optional.
 
 /// The event types a webhook target may subscribe to, with their exact wire names.
-public enum WebhookEventType: String, Codable, Sendable, CaseIterable, Comparable {
+public enum WebhookEventType: String, Codable, Sendable, CaseIterable {
     case repoCreated = "repo.created"
     case repoUpdated = "repo.updated"
     case repoDeleted = "repo.deleted"
@@ -14,8 +14,6 @@ public enum WebhookEventType: String, Codable, Sendable, CaseIterable, Comparabl
     case changeCreated = "change.created"
     case changeEvolved = "change.evolved"
     case push
-
-    public static func < (lhs: WebhookEventType, rhs: WebhookEventType) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 
 /// `POST /{org}/webhook-targets`.

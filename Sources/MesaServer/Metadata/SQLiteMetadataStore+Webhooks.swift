@@ -103,27 +103,28 @@ extension SQLiteMetadataStore {
         }
     }
 
-    package func fanOut(
-        _ event: OutboxEvent, body: [UInt8], at time: Double
-    ) throws(MetadataError) {
+    package func fanOut(_ events: [(event: OutboxEvent, body: [UInt8])], at time: Double) throws(MetadataError) {
+        guard !events.isEmpty else { return }
         try write { db in
-            let targets = try Row.fetchAll(
-                db, sql: "SELECT * FROM webhook_targets WHERE org_id = ? ORDER BY id", arguments: [event.orgID]
-            ).map(Self.webhookTarget).filter { $0.wants(event.type, repoID: event.repoID) }
-            if !targets.isEmpty {
-                let body = Data(body)
-                let insert = try db.makeStatement(
-                    sql: """
-                        INSERT INTO webhook_deliveries
-                            (target_id, event_id, type, repo_key, body, status, attempts, created_at, next_attempt_at)
-                        VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)
-                        """)
-                for target in targets {
-                    try insert.execute(
-                        arguments: [target.id, event.id, event.type.rawValue, event.repoID ?? "", body, time, time])
+            let insert = try db.makeStatement(
+                sql: """
+                    INSERT INTO webhook_deliveries
+                        (target_id, event_id, type, repo_key, body, status, attempts, created_at, next_attempt_at)
+                    VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)
+                    """)
+            var targets: [String: [WebhookTargetRow]] = [:]
+            for (event, body) in events {
+                if targets[event.orgID] == nil {
+                    targets[event.orgID] = try Row.fetchAll(
+                        db, sql: "SELECT * FROM webhook_targets WHERE org_id = ? ORDER BY id", arguments: [event.orgID]
+                    ).map(Self.webhookTarget)
                 }
+                for target in targets[event.orgID] ?? [] where target.wants(event.type, repoID: event.repoID) {
+                    try insert.execute(
+                        arguments: [target.id, event.id, event.type.rawValue, event.repoID ?? "", Data(body), time, time])
+                }
+                try db.execute(sql: "DELETE FROM webhook_events WHERE seq = ?", arguments: [event.sequence])
             }
-            try db.execute(sql: "DELETE FROM webhook_events WHERE seq = ?", arguments: [event.sequence])
         }
     }
 

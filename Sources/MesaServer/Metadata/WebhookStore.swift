@@ -111,9 +111,9 @@ package protocol WebhookStore: Sendable {
 
     /// The oldest events of the outbox.
     func outboxEvents(limit: Int) throws(MetadataError) -> [OutboxEvent]
-    /// Takes an event from the outbox and makes its deliveries (one per matching target, as the targets are now,
-    /// each sending `body`), in one transaction.
-    func fanOut(_ event: OutboxEvent, body: [UInt8], at time: Double) throws(MetadataError)
+    /// Takes events from the outbox and makes their deliveries (one per matching target, as the targets are now,
+    /// each sending the event's rendered `body`), in one transaction.
+    func fanOut(_ events: [(event: OutboxEvent, body: [UInt8])], at time: Double) throws(MetadataError)
     /// Pending deliveries due at `time` that are the oldest pending one of their target and repository (so each
     /// repository's events reach a target in order), skipping those of `busy` (`targetID + "/" + repoKey`), oldest
     /// first.

@@ -105,11 +105,14 @@ package final class WebhookDispatcher: Sendable {
                             signal.bump(webhookSignalKey)
                         }
                     }
+                    // With every slot taken, the next finished attempt wakes the loop; otherwise the next due one.
                     let waiting = busy.withLock { $0 }
-                    let next = try await services.blocking { [services] in
-                        try services.metadata.nextWebhookAttempt(excluding: waiting)
+                    if waiting.count < configuration.concurrency {
+                        let next = try await services.blocking { [services] in
+                            try services.metadata.nextWebhookAttempt(excluding: waiting)
+                        }
+                        if let next { wait = min(wait, max(next - Date().timeIntervalSince1970, 0.01)) }
                     }
-                    if let next { wait = min(wait, max(next - Date().timeIntervalSince1970, 0.01)) }
                 } catch {
                     logger.error("webhook dispatch failed", metadata: ["error": "\(error)"])
                     wait = 1
@@ -119,22 +122,20 @@ package final class WebhookDispatcher: Sendable {
         }
     }
 
-    /// Moves every outbox event into deliveries, oldest first.
+    /// Moves every outbox event into deliveries, oldest first, a batch per transaction.
     private func fanOut() async throws {
         while true {
             let events = try await services.blocking { [services] in try services.metadata.outboxEvents(limit: 100) }
             guard !events.isEmpty else { return }
-            for event in events {
-                try await services.blocking { [self] in
-                    let body = try render(event)
-                    try services.metadata.fanOut(event, body: body, at: Date().timeIntervalSince1970)
-                }
+            try await services.blocking { [self] in
+                let rendered = try events.map { event in (event: event, body: try render(event)) }
+                try services.metadata.fanOut(rendered, at: Date().timeIntervalSince1970)
             }
         }
     }
 
     /// The envelope of an event (blocking: reads a change's commit).
-    package func render(_ event: OutboxEvent) throws -> [UInt8] {
+    private func render(_ event: OutboxEvent) throws -> [UInt8] {
         let org = try services.metadata.org(id: event.orgID)
         let organization = WhoAmI.OrgRef(
             id: event.orgID, slug: org?.slug ?? "", name: org?.name ?? "")
