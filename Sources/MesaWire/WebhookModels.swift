@@ -38,11 +38,12 @@ public struct CreateWebhookTargetRequest: Codable, Sendable, Equatable {
     }
 }
 
-/// `PATCH /{org}/webhook-targets/{id}`: replaces the fields given; `repo_ids: null` clears the repo filter, an absent
-/// `repo_ids` keeps it.
+/// `PATCH /{org}/webhook-targets/{id}`: replaces the fields given; `repo_ids: null` clears the repo filter and
+/// `name: null` the name, an absent key keeps the field.
 public struct UpdateWebhookTargetRequest: Codable, Sendable, Equatable {
     public var url: String?
-    public var name: String?
+    /// `nil`: keep; `.some(nil)`: clear; `.some(name)`: replace.
+    public var name: String??
     public var events: [WebhookEventType]?
     /// `nil`: keep; `.some(nil)`: clear (every repo); `.some(ids)`: replace.
     public var repoIDs: [String]??
@@ -52,7 +53,9 @@ public struct UpdateWebhookTargetRequest: Codable, Sendable, Equatable {
         case repoIDs = "repo_ids"
     }
 
-    public init(url: String? = nil, name: String? = nil, events: [WebhookEventType]? = nil, repoIDs: [String]?? = nil) {
+    public init(
+        url: String? = nil, name: String?? = nil, events: [WebhookEventType]? = nil, repoIDs: [String]?? = nil
+    ) {
         self.url = url
         self.name = name
         self.events = events
@@ -62,7 +65,10 @@ public struct UpdateWebhookTargetRequest: Codable, Sendable, Equatable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         url = try container.decodeIfPresent(String.self, forKey: .url)
-        name = try container.decodeIfPresent(String.self, forKey: .name)
+        if container.contains(.name) {
+            let cleared = try container.decodeNil(forKey: .name)
+            name = .some(cleared ? nil : try container.decode(String.self, forKey: .name))
+        }
         events = try container.decodeIfPresent([WebhookEventType].self, forKey: .events)
         if container.contains(.repoIDs) {
             let cleared = try container.decodeNil(forKey: .repoIDs)
@@ -73,7 +79,7 @@ public struct UpdateWebhookTargetRequest: Codable, Sendable, Equatable {
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encodeIfPresent(url, forKey: .url)
-        try container.encodeIfPresent(name, forKey: .name)
+        if let name { try container.encode(name, forKey: .name) }
         try container.encodeIfPresent(events, forKey: .events)
         if let repoIDs { try container.encode(repoIDs, forKey: .repoIDs) }
     }

@@ -82,6 +82,10 @@ import Testing
             #expect(after["repo_ids"] is NSNull)
             #expect(after["name"] as? String == "ci")
             #expect(after["url"] as? String == "http://127.0.0.1:9/hook")
+            let unnamed = try await client.send(
+                .patch, "/v1/local/webhook-targets/\(id)", credential: admin, json: #"{"name":null}"#)
+            #expect(try Self.object(unnamed)["name"] is NSNull)
+            #expect(try Self.object(unnamed)["events"] as? [String] == ["push", "change.created"])
 
             let unknownEvent = try await client.send(
                 .post, "/v1/local/webhook-targets", credential: admin, json: #"{"url":"http://x/","events":["nope"]}"#)

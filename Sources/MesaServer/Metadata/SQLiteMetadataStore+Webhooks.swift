@@ -119,7 +119,9 @@ extension SQLiteMetadataStore {
                         db, sql: "SELECT * FROM webhook_targets WHERE org_id = ? ORDER BY id", arguments: [event.orgID]
                     ).map(Self.webhookTarget)
                 }
-                for target in targets[event.orgID] ?? [] where target.wants(event.type, repoID: event.repoID) {
+                // A target gets the events that happened once it existed.
+                for target in targets[event.orgID] ?? []
+                where target.createdAt <= event.occurredAt && target.wants(event.type, repoID: event.repoID) {
                     try insert.execute(
                         arguments: [target.id, event.id, event.type.rawValue, event.repoID ?? "", Data(body), time, time])
                 }

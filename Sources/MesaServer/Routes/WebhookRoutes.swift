@@ -57,7 +57,7 @@ enum WebhookRoutes {
             let body = try await RouteSupport.decode(UpdateWebhookTargetRequest.self, from: request, context: context)
             if let url = body.url { try validate(url: url) }
             let events = try body.events.map { try validate(events: $0) }
-            let name = try validate(name: body.name)
+            let name = try body.name.map { try validate(name: $0) }
             let updated = try await services.blocking { () throws -> WebhookTargetRow in
                 var row = try target(id, principal, org, services)
                 if let url = body.url { row.url = url }
