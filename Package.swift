@@ -175,7 +175,10 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["MesaTesting", "MesaWire", "MesaCore", "MesaKit", "MesaStore", "MesaTree"],
+            dependencies: [
+                "MesaTesting", "MesaWire", "MesaCore", "MesaKit", "MesaStore", "MesaTree",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -11,7 +11,8 @@ struct MesaCommand: AsyncParsableCommand {
         version: MesaVersion.current,
         subcommands: [
             VersionCommand.self, ServeCommand.self, RepoCommand.self, BookmarkCommand.self, LogCommand.self,
-            TokenCommand.self, KeyCommand.self, GitImportCommand.self, MountCommand.self, StatusCommand.self,
+            TokenCommand.self, KeyCommand.self, WebhookCommand.self, GitImportCommand.self, MountCommand.self,
+            StatusCommand.self,
             StatsCommand.self, SyncCommand.self, NewCommand.self, DescribeCommand.self, UnmountCommand.self,
             AuthCommand.self, DumpDefaultMesaignoreCommand.self, DebugCommand.self,
         ]

@@ -34,6 +34,18 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "A directory of mesa-linux-<arch> binaries (scripts/package.sh) that /install.sh installs.")
     var releaseDir: String?
 
+    @Option(help: "Seconds before a failed webhook delivery is retried; each further retry waits twice as long.")
+    var webhookRetryBase: Double = WebhookConfiguration.default.retryBase
+
+    @Option(help: "The longest wait between two attempts of a webhook delivery, in seconds.")
+    var webhookRetryMax: Double = WebhookConfiguration.default.retryMax
+
+    @Option(help: "Seconds after which an undelivered webhook delivery is given up.")
+    var webhookRetryHorizon: Double = WebhookConfiguration.default.retryHorizon
+
+    @Option(help: "Seconds one webhook delivery attempt may take.")
+    var webhookTimeout: Double = WebhookConfiguration.default.timeout
+
     func validate() throws {
         if let releaseDir {
             var isDirectory: ObjCBool = false
@@ -51,6 +63,12 @@ struct ServeCommand: AsyncParsableCommand {
         guard gcInterval >= 0, gcGrace >= 0, gcInterval.isFinite, gcGrace.isFinite else {
             throw ValidationError("--gc-interval and --gc-grace must be zero or more seconds.")
         }
+        let webhookTimes = [webhookRetryBase, webhookRetryMax, webhookRetryHorizon, webhookTimeout]
+        guard webhookTimes.allSatisfy({ $0 > 0 && $0.isFinite }), webhookRetryMax >= webhookRetryBase else {
+            throw ValidationError(
+                "--webhook-retry-base, --webhook-retry-max, --webhook-retry-horizon and --webhook-timeout must be "
+                    + "positive seconds, with --webhook-retry-max at least --webhook-retry-base.")
+        }
     }
 
     func run() async throws {
@@ -65,6 +83,10 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.collectionInterval = gcInterval
         configuration.stagedGrace = gcGrace
         configuration.releaseDirectory = releaseDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        configuration.webhooks.retryBase = webhookRetryBase
+        configuration.webhooks.retryMax = webhookRetryMax
+        configuration.webhooks.retryHorizon = webhookRetryHorizon
+        configuration.webhooks.timeout = webhookTimeout
         var logger = Logger(label: "mesa.server")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
 
@@ -75,7 +97,9 @@ struct ServeCommand: AsyncParsableCommand {
             output.write("(saved to \(opened.adminKeyPath ?? configuration.dataDirectory); it is not shown again)\n")
             output.flush()
         }
-        try await MesaServerApplication.run(configuration, services: opened.services) { url in
+        try await MesaServerApplication.run(
+            configuration, services: opened.services, webhookSender: CurlWebhookSender()
+        ) { url in
             var output = BufferedOutput()
             output.write("listening on \(url)\n")
             output.flush()

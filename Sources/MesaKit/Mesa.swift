@@ -106,6 +106,9 @@ public struct Mesa: Sendable {
     /// The org's API keys (admin scope).
     public var apiKeys: APIKeys { APIKeys(client: client) }
 
+    /// The org's webhook targets (admin scope).
+    public var webhookTargets: WebhookTargets { WebhookTargets(client: client) }
+
     /// Access tokens signed locally from the client's API key.
     public var tokens: Tokens { Tokens(client: client) }
 

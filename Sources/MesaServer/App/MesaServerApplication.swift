@@ -83,6 +83,7 @@ package enum MesaServerApplication {
         let v1 = router.group("v1")
         v1.add(middleware: AuthMiddleware(services: services))
         OrgRoutes.register(on: v1, services: services)
+        WebhookRoutes.register(on: v1, services: services)
         RepoRoutes.register(on: v1, services: services)
         ChangeRoutes.register(on: v1, services: services)
         SyncRoutes.register(on: v1, services: services)
@@ -116,17 +117,27 @@ package enum MesaServerApplication {
     }
 
     /// Serves until SIGTERM or SIGINT, then shuts down gracefully and closes the stores.
+    /// - Parameter webhookSender: sends webhook deliveries; without one, events wait in the outbox.
     package static func run(
-        _ configuration: ServerConfiguration, services: ServerServices,
+        _ configuration: ServerConfiguration, services: ServerServices, webhookSender: (any WebhookSender)? = nil,
         onListening: @escaping @Sendable (String) -> Void
     ) async throws {
-        let app = application(configuration, services: services, onListening: onListening)
+        let dispatcher = webhookSender.map { sender in
+            WebhookDispatcher(
+                services: services, sender: sender, configuration: configuration.webhooks,
+                baseURL: "http://\(configuration.host):\(configuration.port)")
+        }
+        let app = application(configuration, services: services) { url in
+            dispatcher?.setBaseURL(url)
+            onListening(url)
+        }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await app.runService() }
+            if let dispatcher { group.addTask { await dispatcher.run() } }
             if configuration.collectionInterval > 0 {
                 group.addTask { await collectGarbage(every: configuration.collectionInterval, services: services) }
             }
-            // The server stops on SIGTERM or SIGINT; the collector stops with it.
+            // The server stops on SIGTERM or SIGINT; the collector and the webhook dispatcher stop with it.
             try await group.next()
             group.cancelAll()
         }

@@ -87,7 +87,7 @@ extension RepoOperations {
             try commitToCatalog(
                 changes: [(ChangeRecord(id: id, commit: commit, parents: parents), .absent)],
                 bookmarks: [(MesaTree.Bookmark(name: body.target, change: id), .equal(target))],
-                newCommit: commit, over: targetTree)
+                newCommit: commit, over: targetTree, cause: .merge)
             return (commit, remaining)
         }
         if !remaining.isEmpty { try catalog.setConflicts(remaining, of: id) }

@@ -365,18 +365,19 @@ package struct RepoOperations {
         return keys
     }
 
-    /// Applies catalog updates for a new commit together with the references of what it adds over `oldTree`, in one
-    /// transaction; a stale expectation throws ``TreeError/staleChange(_:expected:current:)`` or
-    /// ``TreeError/staleBookmark(_:expected:current:)`` (409) and changes nothing.
+    /// Applies catalog updates for a new commit together with the references of what it adds over `oldTree` and the
+    /// webhook events of `cause`, in one transaction; a stale expectation throws
+    /// ``TreeError/staleChange(_:expected:current:)`` or ``TreeError/staleBookmark(_:expected:current:)`` (409) and
+    /// changes nothing.
     func commitToCatalog(
         changes: [(record: ChangeRecord, expected: Expectation<ObjectID>)],
         bookmarks: [(bookmark: MesaTree.Bookmark, expected: Expectation<ChangeID>)],
-        newCommit: ObjectID, over oldTree: ObjectID?
+        newCommit: ObjectID, over oldTree: ObjectID?, cause: CatalogWriteCause = .write
     ) throws {
         let references = try addedRecords(by: newCommit, over: oldTree)
         // Durable before visible: the records reach the disk before the catalog names them (group commit).
         try services.store.sync()
-        let conflicts = try catalog.apply(changes: changes, bookmarks: bookmarks, references: references)
+        let conflicts = try catalog.apply(changes: changes, bookmarks: bookmarks, references: references, cause: cause)
         switch conflicts.first {
         case nil: return
         case .change(let id, let expected, let current)?:

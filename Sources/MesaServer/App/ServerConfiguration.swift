@@ -28,6 +28,8 @@ package struct ServerConfiguration: Sendable {
     /// Where `GET /download/mesa-linux-<arch>` finds release binaries (`--release-dir`); `nil`: only the running
     /// executable, when it is a packaged build (InstallRoutes.swift).
     package var releaseDirectory: String? = nil
+    /// Webhook retries and timeouts.
+    package var webhooks: WebhookConfiguration = .default
 
     /// The defaults of DESIGN.md section 4: `127.0.0.1:7411`, org `local`, data in `~/.local/share/mesa/server`.
     package static var `default`: ServerConfiguration {

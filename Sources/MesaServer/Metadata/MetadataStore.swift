@@ -68,24 +68,39 @@ package protocol RepoCatalog: ChangeCatalog {
     /// reachable: all of it when every expectation holds, none otherwise (so a change is never visible without its
     /// references, nor references kept for a change that was refused).
     /// `conflicts` replaces the recorded conflict paths of the changes it names, in the same transaction.
+    /// `cause` says which webhook events the write records, in the same transaction (WebhookStore.swift).
     /// - Returns: the expectations that failed (empty when the updates were applied).
     func apply(
         changes: [(record: ChangeRecord, expected: Expectation<ObjectID>)],
         bookmarks: [(bookmark: MesaTree.Bookmark, expected: Expectation<ChangeID>)],
         references: [RecordKey],
-        conflicts: [ChangeID: [String]]
+        conflicts: [ChangeID: [String]],
+        cause: CatalogWriteCause
     ) throws(TreeError) -> [CatalogConflict]
 }
 
 extension RepoCatalog {
-    /// ``apply(changes:bookmarks:references:conflicts:)`` leaving every change's conflicts as they are.
+    /// ``apply(changes:bookmarks:references:conflicts:cause:)`` of a REST write, leaving every change's conflicts as
+    /// they are.
     package func apply(
         changes: [(record: ChangeRecord, expected: Expectation<ObjectID>)],
         bookmarks: [(bookmark: MesaTree.Bookmark, expected: Expectation<ChangeID>)],
-        references: [RecordKey]
+        references: [RecordKey],
+        cause: CatalogWriteCause = .write
     ) throws(TreeError) -> [CatalogConflict] {
-        try apply(changes: changes, bookmarks: bookmarks, references: references, conflicts: [:])
+        try apply(changes: changes, bookmarks: bookmarks, references: references, conflicts: [:], cause: cause)
     }
+}
+
+/// What an atomic catalog update is, for the webhook events it records.
+package enum CatalogWriteCause: Sendable, Equatable {
+    /// A REST write: `change.*` and `bookmark.created`/`bookmark.moved` events.
+    case write
+    /// A merge: the target bookmark's update is `bookmark.merged`.
+    case merge
+    /// A sync push: the change and bookmark events, then one `push` event with the bookmark updates and counts of the
+    /// records the push carried and newly stored.
+    case push(recordsReceived: Int, recordsStored: Int)
 }
 
 /// An expectation of an atomic catalog update that did not hold.
@@ -97,7 +112,7 @@ package enum CatalogConflict: Sendable, Equatable {
 }
 
 /// The server's metadata store.
-package protocol MetadataStore: Sendable {
+package protocol MetadataStore: WebhookStore {
     /// The change and bookmark tables of one repo.
     func catalog(repoID: String) -> any RepoCatalog
     /// Bumped by every write of a repo's catalog (and of its default bookmark): what long-polling resolves wait on.

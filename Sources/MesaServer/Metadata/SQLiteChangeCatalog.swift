@@ -11,6 +11,7 @@ package import MesaTree
 package final class SQLiteChangeCatalog: RepoCatalog {
     private let database: DatabasePool
     private let revisions: RevisionSignal
+    private let webhookSignal: RevisionSignal
     /// The repo whose tables these are.
     package let repoID: String
 
@@ -19,6 +20,7 @@ package final class SQLiteChangeCatalog: RepoCatalog {
         database = store.database
         self.repoID = repoID
         self.revisions = revisions
+        webhookSignal = store.webhookSignal
     }
 
     private func read<T>(_ body: (Database) throws -> T) throws(TreeError) -> T {
@@ -31,7 +33,10 @@ package final class SQLiteChangeCatalog: RepoCatalog {
 
     private func write<T>(_ body: (Database) throws -> T) throws(TreeError) -> T {
         do {
-            defer { revisions.bump(repoID) }
+            defer {
+                revisions.bump(repoID)
+                webhookSignal.bump(webhookSignalKey)
+            }
             return try database.write(body)
         } catch let error as TreeError {
             throw error
@@ -54,7 +59,10 @@ package final class SQLiteChangeCatalog: RepoCatalog {
             guard expected.isMet(by: current) else {
                 throw TreeError.staleChange(record.id, expected: expected.value, current: current)
             }
+            let context = try WebhookOutbox.context(db, repoID: repoID)
+            let before = try WebhookOutbox.before(db, repoID: repoID, changes: [record.id.description], bookmarks: [])
             try insert(db, record)
+            if let context { try WebhookOutbox.recordCatalogWrite(db, context, before: before, cause: .write) }
         }
     }
 
@@ -62,7 +70,8 @@ package final class SQLiteChangeCatalog: RepoCatalog {
         changes: [(record: ChangeRecord, expected: Expectation<ObjectID>)],
         bookmarks: [(bookmark: MesaTree.Bookmark, expected: Expectation<ChangeID>)],
         references: [RecordKey],
-        conflicts changeConflicts: [ChangeID: [String]]
+        conflicts changeConflicts: [ChangeID: [String]],
+        cause: CatalogWriteCause
     ) throws(TreeError) -> [CatalogConflict] {
         try write { db in
             var conflicts: [CatalogConflict] = []
@@ -79,6 +88,12 @@ package final class SQLiteChangeCatalog: RepoCatalog {
                 }
             }
             guard conflicts.isEmpty else { return conflicts }
+            let context = try WebhookOutbox.context(db, repoID: repoID)
+            let before = try context.map { _ in
+                try WebhookOutbox.before(
+                    db, repoID: repoID, changes: changes.map(\.record.id.description),
+                    bookmarks: bookmarks.map(\.bookmark.name))
+            }
             for (record, _) in changes { try insert(db, record) }
             for (id, paths) in changeConflicts { try Self.setConflicts(db, paths, of: id, repoID: repoID) }
             for (bookmark, _) in bookmarks {
@@ -90,6 +105,9 @@ package final class SQLiteChangeCatalog: RepoCatalog {
                     arguments: [repoID, bookmark.name, bookmark.change.description])
             }
             try SQLiteMetadataStore.insertReferences(db, repoID: repoID, keys: references, stagedAt: nil)
+            if let context, let before {
+                try WebhookOutbox.recordCatalogWrite(db, context, before: before, cause: cause)
+            }
             return []
         }
     }
@@ -137,12 +155,15 @@ package final class SQLiteChangeCatalog: RepoCatalog {
             guard expected.isMet(by: current) else {
                 throw TreeError.staleBookmark(bookmark.name, expected: expected.value, current: current)
             }
+            let context = try WebhookOutbox.context(db, repoID: repoID)
+            let before = try WebhookOutbox.before(db, repoID: repoID, changes: [], bookmarks: [bookmark.name])
             try db.execute(
                 sql: """
                     INSERT INTO bookmarks (repo_id, name, change_id) VALUES (?, ?, ?)
                     ON CONFLICT(repo_id, name) DO UPDATE SET change_id = excluded.change_id
                     """,
                 arguments: [repoID, bookmark.name, bookmark.change.description])
+            if let context { try WebhookOutbox.recordCatalogWrite(db, context, before: before, cause: .write) }
         }
     }
 
@@ -152,6 +173,9 @@ package final class SQLiteChangeCatalog: RepoCatalog {
             guard current != nil else { throw TreeError.bookmarkNotFound(name) }
             guard expected.isMet(by: current) else {
                 throw TreeError.staleBookmark(name, expected: expected.value, current: current)
+            }
+            if let context = try WebhookOutbox.context(db, repoID: repoID) {
+                try WebhookOutbox.recordBookmarkDeletion(db, context, name: name)
             }
             try db.execute(sql: "DELETE FROM bookmarks WHERE repo_id = ? AND name = ?", arguments: [repoID, name])
         }

@@ -11,6 +11,7 @@ package import MesaWire
 package final class SQLiteMetadataStore: MetadataStore {
     let database: DatabasePool
     package let revisions = RevisionSignal()
+    package let webhookSignal = RevisionSignal()
 
     /// Opens (creating and migrating) the database at `path`; with `readOnly`, opens it without changing it (tools
     /// that inspect a data directory), refusing a database whose migrations are not all applied.
@@ -85,6 +86,27 @@ package final class SQLiteMetadataStore: MetadataStore {
                     DROP TABLE org_objects;
                     CREATE TABLE tree_shapes (
                         id BLOB PRIMARY KEY, height INTEGER NOT NULL, longest INTEGER NOT NULL) WITHOUT ROWID;
+                    """)
+        }
+        // Webhooks (WebhookStore.swift): targets, the outbox written with each event's cause, and deliveries.
+        migrator.registerMigration("v4: webhooks") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE webhook_targets (
+                        id TEXT PRIMARY KEY, org_id TEXT NOT NULL REFERENCES orgs(id), name TEXT, url TEXT NOT NULL,
+                        events TEXT NOT NULL, repo_ids TEXT, secret TEXT NOT NULL, created_at REAL NOT NULL,
+                        updated_at REAL NOT NULL);
+                    CREATE INDEX webhook_targets_org ON webhook_targets(org_id, id);
+                    CREATE TABLE webhook_events (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, org_id TEXT NOT NULL, repo_id TEXT,
+                        repo_name TEXT, type TEXT NOT NULL, occurred_at REAL NOT NULL, data TEXT NOT NULL);
+                    CREATE TABLE webhook_deliveries (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT, target_id TEXT NOT NULL, event_id TEXT NOT NULL,
+                        type TEXT NOT NULL, repo_key TEXT NOT NULL, body BLOB NOT NULL, status TEXT NOT NULL,
+                        attempts INTEGER NOT NULL, created_at REAL NOT NULL, next_attempt_at REAL NOT NULL,
+                        last_attempt_at REAL, last_status_code INTEGER, last_error TEXT, completed_at REAL);
+                    CREATE INDEX webhook_deliveries_queue ON webhook_deliveries(target_id, repo_key, status, seq);
+                    CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
                     """)
         }
         return migrator
@@ -242,7 +264,19 @@ package final class SQLiteMetadataStore: MetadataStore {
                 try db.execute(
                     sql: "INSERT INTO repos (id, org_id, name, default_bookmark, tags, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                     arguments: [row.id, orgID, name, defaultBookmark, Self.json(tags), row.createdAt])
+                guard let context = try WebhookOutbox.context(db, repoID: row.id) else { return }
+                try WebhookOutbox.record(
+                    db, orgID: orgID, repoID: row.id, repoName: name, type: .repoCreated,
+                    data: ["repo": try WebhookOutbox.repo(db, row)])
+                // The default bookmark exists for webhooks from the start, at the virtual root (as in Mesa).
+                try WebhookOutbox.record(
+                    db, orgID: orgID, repoID: row.id, repoName: name, type: .bookmarkCreated,
+                    data: [
+                        "bookmark": try WebhookOutbox.bookmark(
+                            db, context, name: defaultBookmark, change: String(repeating: "z", count: 32))
+                    ])
             }
+            webhookSignal.bump(webhookSignalKey)
         } catch .conflict {
             throw .conflict("a repo named '\(name)' already exists")
         }
@@ -276,11 +310,22 @@ package final class SQLiteMetadataStore: MetadataStore {
     package func updateRepo(_ repo: RepoRow) throws(MetadataError) {
         do {
             try write { db in
+                let before = try Row.fetchOne(db, sql: "SELECT * FROM repos WHERE id = ?", arguments: [repo.id])
+                    .map(Self.repo)
+                let context = try WebhookOutbox.context(db, repoID: repo.id)
+                let beforeJSON = try context.flatMap { _ in try before.map { try WebhookOutbox.repo(db, $0) } }
                 try db.execute(
                     sql: "UPDATE repos SET name = ?, default_bookmark = ?, tags = ? WHERE id = ?",
                     arguments: [repo.name, repo.defaultBookmark, Self.json(repo.tags), repo.id])
+                if let context, let beforeJSON, let before, before != repo {
+                    let after = try WebhookOutbox.repo(db, repo)
+                    try WebhookOutbox.record(
+                        db, orgID: context.orgID, repoID: repo.id, repoName: repo.name, type: .repoUpdated,
+                        data: ["repo": after, "before": beforeJSON, "after": after])
+                }
             }
             revisions.bump(repo.id)  // the default bookmark may have moved
+            webhookSignal.bump(webhookSignalKey)
         } catch .conflict {
             throw .conflict("a repo named '\(repo.name)' already exists")
         }
@@ -288,6 +333,13 @@ package final class SQLiteMetadataStore: MetadataStore {
 
     package func deleteRepo(id: String) throws(MetadataError) {
         try write { db in
+            if try WebhookOutbox.context(db, repoID: id) != nil,
+                let row = try Row.fetchOne(db, sql: "SELECT * FROM repos WHERE id = ?", arguments: [id]).map(Self.repo)
+            {
+                try WebhookOutbox.record(
+                    db, orgID: row.orgID, repoID: id, repoName: row.name, type: .repoDeleted,
+                    data: ["repo": try WebhookOutbox.repo(db, row)])
+            }
             try db.execute(sql: "DELETE FROM bookmarks WHERE repo_id = ?", arguments: [id])
             try db.execute(sql: "DELETE FROM changes WHERE repo_id = ?", arguments: [id])
             try db.execute(sql: "DELETE FROM change_log WHERE repo_id = ?", arguments: [id])
@@ -296,6 +348,7 @@ package final class SQLiteMetadataStore: MetadataStore {
             try db.execute(sql: "DELETE FROM repos WHERE id = ?", arguments: [id])
         }
         revisions.bump(id)
+        webhookSignal.bump(webhookSignalKey)
     }
 
     package func bookmarkTarget(repoID: String, name: String) throws(MetadataError) -> String? {

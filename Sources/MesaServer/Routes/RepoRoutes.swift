@@ -39,6 +39,7 @@ enum RepoRoutes {
             let body = try await RouteSupport.decode(CreateRepoRequest.self, from: request, context: context)
             let name = body.name ?? "repo-" + UUID().uuidString.prefix(8).lowercased()
             try RouteSupport.validateRepoName(name)
+            try RouteSupport.validateRepoNameIsNotRoute(name)
             let bookmark = body.defaultBookmark ?? "main"
             try RouteSupport.validateBookmarkName(bookmark)
             let repo = try await services.blocking {
@@ -60,6 +61,8 @@ enum RepoRoutes {
             let body = try await RouteSupport.decode(UpdateRepoRequest.self, from: request, context: context)
             if let name = body.name {
                 try RouteSupport.validateRepoName(name)
+                // Sending the current name back is never refused.
+                if name != resolved.name { try RouteSupport.validateRepoNameIsNotRoute(name) }
                 row.name = name
             }
             if let bookmark = body.defaultBookmark {

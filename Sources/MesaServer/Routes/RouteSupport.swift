@@ -15,6 +15,25 @@ enum RouteSupport {
         }
     }
 
+    /// The names of org-level routes (`/{org}/<name>`). A repo of such a name would be shadowed by the route (or, with
+    /// a route added later, would shadow it), so `POST /{org}/repos` and a rename refuse them; every org-level route
+    /// registers its name here.
+    static let orgRouteNames: Set<String> = ["repos", "api-keys", "tokens", "webhook-targets"]
+
+    /// Refuses a repo name that is the name of an org-level route (``orgRouteNames``), with a 400 naming the rule.
+    static func validateRepoNameIsNotRoute(_ name: String) throws(APIError) {
+        guard !orgRouteNames.contains(name) else {
+            let names = orgRouteNames.sorted().map { "'\($0)'" }.joined(separator: ", ")
+            throw APIError(
+                .badRequest, "BAD_REQUEST",
+                "repo name '\(name)' is reserved: the names of org-level routes (\(names)) cannot name a repo",
+                details: [
+                    "rule": .string("reserved_route_name"),
+                    "reserved": .array(orgRouteNames.sorted().map(JSONValue.string)),
+                ])
+        }
+    }
+
     /// Bookmark names follow git's branch-name rules (`git check-ref-format --branch`): no component that starts
     /// with `.` or ends with `.lock`, no `..`, `@{`, control characters, space or `~^:?*[\`, no leading, trailing or
     /// doubled `/`, no trailing `.`, not `@`, not starting with `-`; at most 200 bytes.

@@ -438,7 +438,8 @@ struct SyncOperations {
         // Durable before visible: what the push stored reaches the disk before the catalog names it (group commit).
         try services.store.sync()
         return try operations.catalog.apply(
-            changes: changes, bookmarks: bookmarks, references: references, conflicts: conflicts)
+            changes: changes, bookmarks: bookmarks, references: references, conflicts: conflicts,
+            cause: .push(recordsReceived: state.pushed.count, recordsStored: state.stored))
     }
 
     /// A change's conflicts after a push: the paths it names, and each recorded path it does not resolve whose entry
