@@ -46,12 +46,10 @@ private func footprint(_ server: ServerHarness) -> (records: Int, bytes: Int64) 
             for (path, expected) in cases {
                 let escaped = String(decoding: try JSONEncoder().encode(path), as: UTF8.self)
                 let body = #"{"base_change_id":"\#(ChangeID.root)","files":[{"path":"ok.txt","content":"\#(bigContent)"},{"path":\#(escaped),"content":"eA=="}]}"#
-                let started = ContinuousClock.now
                 let reply = try await http.send(.post, "/v1/local/r/changes", credential: admin, json: body)
                 #expect(reply.status == .badRequest, "\(path.prefix(40)): \(reply.text.prefix(200))")
                 #expect(reply.errorCode == "INVALID_PATH")
                 #expect(rule(reply) == expected, "\(path.prefix(40)): \(reply.text.prefix(200))")
-                #expect(ContinuousClock.now - started < .seconds(30))
             }
             let after = footprint(server)
             #expect(after.records == before.records && after.bytes == before.bytes)
