@@ -131,7 +131,8 @@ extension MesaRepository {
         return ConflictSide(mode: mode, id: ObjectID(entry.pointee.id))
     }
 
-    /// The content with conflict markers (`git_merge_file_from_index`).
+    /// The content with conflict markers in diff3 style (`git_merge_file_from_index`): the target's lines, `||||||| base`
+    /// and the base's, `=======`, the source's, then `>>>>>>>`.
     private static func render(
         _ ancestor: UnsafePointer<git_index_entry>?,
         _ ours: UnsafePointer<git_index_entry>,
@@ -144,6 +145,8 @@ extension MesaRepository {
         try GitError.check(
             git_merge_file_options_init(&options, UInt32(GIT_MERGE_FILE_OPTIONS_VERSION)),
             operation: "git_merge_file_options_init")
+        // diff3 style: each region carries the base's lines too, so a client (and ConflictMarkers) sees all three sides.
+        options.flags |= GIT_MERGE_FILE_STYLE_DIFF3.rawValue
         var result = git_merge_file_result()
         defer { git_merge_file_result_free(&result) }
         let code = "base".withCString { baseLabel in

@@ -276,13 +276,13 @@ public struct ConflictedDiffEntry: Codable, Sendable, Equatable {
 public struct ConflictHunk: Codable, Sendable, Equatable {
     /// Names the hunk in a per-hunk resolution.
     public var hunkID: String
-    /// The first line in the base file (1-based).
+    /// Where the hunk starts (1-based) in the file as it reads when every hunk takes the target side.
     public var oldStart: Int
-    /// Lines of the base file in the region.
+    /// Lines of the target side.
     public var oldLines: Int
-    /// The first line in the merged file (1-based).
+    /// Where the hunk starts (1-based) in the file as it reads when every hunk takes the source side.
     public var newStart: Int
-    /// Lines of the merged file in the region.
+    /// Lines of the source side.
     public var newLines: Int
     /// The merge target's side.
     public var target: ConflictSide?

@@ -338,18 +338,44 @@ public struct MergeRequest: Codable, Sendable, Equatable {
     }
 }
 
-/// A conflict resolution: whole-file content, or a side to take.
+/// A conflict resolution: whole-file content, a side to take, or one resolution per conflict hunk.
 public struct Resolution: Codable, Sendable, Equatable {
     public var path: String
     /// Base64 content of the resolved file.
     public var content: String?
     /// `target` or `source`.
     public var take: String?
+    /// Per-hunk resolutions; they must cover every hunk of the file (exclusive with `content` and `take`).
+    public var hunks: [HunkResolution]?
 
-    public init(path: String, content: String? = nil, take: String? = nil) {
+    public init(path: String, content: String? = nil, take: String? = nil, hunks: [HunkResolution]? = nil) {
         self.path = path
         self.content = content
         self.take = take
+        self.hunks = hunks
+    }
+}
+
+/// The resolution of one conflict hunk, named by the `hunk_id` a MERGE_CONFLICT answer or a diff gave.
+public struct HunkResolution: Codable, Sendable, Equatable {
+    public var hunkID: String
+    /// Base64 bytes that replace the hunk (exclusive with `take`).
+    public var content: String?
+    /// `target` or `source`: that side's lines replace the hunk.
+    public var take: String?
+    /// Only `base64` (the default).
+    public var encoding: String?
+
+    enum CodingKeys: String, CodingKey {
+        case content, take, encoding
+        case hunkID = "hunk_id"
+    }
+
+    public init(hunkID: String, content: String? = nil, take: String? = nil, encoding: String? = nil) {
+        self.hunkID = hunkID
+        self.content = content
+        self.take = take
+        self.encoding = encoding
     }
 }
 

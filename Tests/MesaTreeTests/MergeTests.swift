@@ -50,7 +50,7 @@ import Testing
         #expect(conflict.base?.id == (try repository.entry(at: "f.txt", in: base).id))
         #expect(conflict.ours?.id == (try repository.entry(at: "f.txt", in: ours).id))
         #expect(conflict.theirs?.id == (try repository.entry(at: "f.txt", in: theirs).id))
-        let expected = DiffTests.lines(1...4) + "<<<<<<< ours\nours five\n=======\ntheirs five\n>>>>>>> theirs\n"
+        let expected = DiffTests.lines(1...4) + "<<<<<<< ours\nours five\n||||||| base\nline 5\n=======\ntheirs five\n>>>>>>> theirs\n"
             + DiffTests.lines(6...10)
         #expect(String(decoding: conflict.workingCopy, as: UTF8.self) == expected)
         // The working tree holds the rendering, and the clean path merged.
@@ -106,7 +106,7 @@ import Testing
         #expect(conflict.kind == .bothAdded)
         #expect(conflict.base == nil)
         let text = String(decoding: conflict.workingCopy, as: UTF8.self)
-        #expect(text == "<<<<<<< ours\nours\n=======\ntheirs\n>>>>>>> theirs\n")
+        #expect(text == "<<<<<<< ours\nours\n|||||||\n=======\ntheirs\n>>>>>>> theirs\n")
 
         // The same content added on both sides is no conflict.
         let same = try repository.merge(base: base, ours: ours, theirs: ours)

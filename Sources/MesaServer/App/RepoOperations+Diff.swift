@@ -57,7 +57,7 @@ extension RepoOperations {
                 // A conflicted path the head no longer has shows as empty; a failure to read it is an error.
                 let bytes = try entryIfPresent(at: path, in: headTree).map { try repository.readBlob($0.id) } ?? []
                 conflictedEntries.append(
-                    ConflictedDiffEntry(path: path, hunks: Self.conflictHunks(path: path, bytes), sizeBytes: Int64(bytes.count)))
+                    ConflictedDiffEntry(path: path, hunks: Self.conflictHunks(bytes), sizeBytes: Int64(bytes.count)))
             }
         }
         let stats = DiffStats(
@@ -100,39 +100,5 @@ extension RepoOperations {
                 })
         }
         return MesaWire.DiffEntry(path: entry.path, status: status, oldPath: entry.oldPath, hunks: hunks, sizeBytes: size)
-    }
-
-    /// The conflict regions of a file the merge wrote with markers: the target side between `<<<<<<<` and `=======`,
-    /// the source side up to `>>>>>>>`.
-    static func conflictHunks(path: String, _ bytes: [UInt8]) -> [ConflictHunk] {
-        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-        var hunks: [ConflictHunk] = []
-        var index = 0
-        while index < lines.count {
-            guard lines[index].hasPrefix("<<<<<<<") else {
-                index += 1
-                continue
-            }
-            let start = index
-            var target: [Substring] = []
-            var source: [Substring] = []
-            var inSource = false
-            index += 1
-            while index < lines.count, !lines[index].hasPrefix(">>>>>>>") {
-                if lines[index].hasPrefix("=======") { inSource = true } else if inSource { source.append(lines[index]) } else {
-                    target.append(lines[index])
-                }
-                index += 1
-            }
-            func side(_ text: [Substring]) -> MesaWire.ConflictSide {
-                MesaWire.ConflictSide(content: Data((text.joined(separator: "\n") + "\n").utf8).base64EncodedString())
-            }
-            hunks.append(
-                ConflictHunk(
-                    hunkID: "\(path):\(hunks.count + 1)", oldStart: start + 1, oldLines: target.count, newStart: start + 1,
-                    newLines: source.count, target: side(target), base: nil, source: side(source)))
-            index += 1
-        }
-        return hunks
     }
 }

@@ -51,6 +51,13 @@ extension RepoOperations {
             for resolution in body.resolutions ?? [] {
                 let key = Array(resolution.path.utf8)
                 guard let conflict = merged.conflicts.first(where: { $0.path.utf8.elementsEqual(key) }) else { continue }
+                if try Self.isPerHunk(resolution) {
+                    let bytes = try Self.resolvingHunks(resolution.hunks ?? [], of: conflict.path, in: conflict.workingCopy)
+                    let mode = conflict.ours?.mode ?? conflict.theirs?.mode ?? .regular
+                    planned.append(.upsert(path: resolution.path, bytes: bytes, mode: mode.isBlob ? mode : .regular))
+                    resolved.insert(key)
+                    continue
+                }
                 let side: MesaTree.ConflictSide?
                 switch resolution.take {
                 case "target": side = conflict.ours
@@ -72,12 +79,18 @@ extension RepoOperations {
                 }
                 resolved.insert(key)
             }
-            let remaining = merged.conflicts.map(\.path).filter { !resolved.contains(Array($0.utf8)) }
-                .sorted(by: PathName.precedes)
+            let unresolved = merged.conflicts.filter { !resolved.contains(Array($0.path.utf8)) }
+                .sorted { PathName.precedes($0.path, $1.path) }
+            let remaining = unresolved.map(\.path)
             if !remaining.isEmpty, body.allowConflicted != true {
-                throw APIError.conflict(
+                // Each path with the hunks a per-hunk resolution names (none for a binary or delete conflict).
+                throw Self.mergeConflict(
                     "merging '\(body.source)' into '\(body.target)' conflicts in \(remaining.count) file(s)",
-                    code: "MERGE_CONFLICT", details: ["conflict_paths": .array(remaining.map(JSONValue.string))])
+                    unresolved.map { conflict in
+                        ConflictedDiffEntry(
+                            path: conflict.path, hunks: Self.conflictHunks(conflict.workingCopy),
+                            sizeBytes: Int64(conflict.workingCopy.count))
+                    })
             }
             let edits = try edits(planned) + sides
             let tree = edits.isEmpty ? merged.tree : try repository.applying(edits, to: merged.tree)

@@ -272,11 +272,7 @@ package struct RepoOperations {
         var resolved = Set<[UInt8]>()
         for resolution in body.resolutions ?? [] {
             _ = try TreeValidator.components(of: resolution.path)
-            guard let content = resolution.content, let bytes = RouteSupport.base64(content) else {
-                throw APIError.badRequest("resolution of '\(resolution.path)' needs base64 content")
-            }
-            let mode = try entryIfPresent(at: resolution.path, in: oldTree)?.mode ?? .regular
-            planned.append(.upsert(path: resolution.path, bytes: bytes, mode: mode.isBlob ? mode : .regular))
+            planned.append(try resolve(resolution, of: current, in: oldTree))
             resolved.insert(Array(resolution.path.utf8))
         }
         try storing { () throws -> Void in
@@ -293,6 +289,43 @@ package struct RepoOperations {
             try catalog.setConflicts(details.conflicts.filter { !resolved.contains(Array($0.utf8)) }, of: id)
         }
         return try changeJSON(id, full: true)
+    }
+
+    /// The edit a resolution of a conflicted file in a change makes: whole-file base64 `content`; `take` of the
+    /// target (first parent) or source (second parent) version, a delete when that side has no such file; or per-hunk
+    /// resolutions of the conflict markers the file holds.
+    private func resolve(_ resolution: Resolution, of change: ChangeRecord, in tree: ObjectID) throws -> PlannedEdit {
+        let path = resolution.path
+        let present = try entryIfPresent(at: path, in: tree)
+        let mode = present?.mode.isBlob == true ? present!.mode : .regular
+        if try Self.isPerHunk(resolution) {
+            guard let present, present.mode.isBlob else { throw APIError.notFound("'\(path)' is not a file of the change") }
+            let bytes = try Self.resolvingHunks(resolution.hunks ?? [], of: path, in: try repository.readBlob(present.id))
+            return .upsert(path: path, bytes: bytes, mode: mode)
+        }
+        switch (resolution.content, resolution.take) {
+        case (let content?, nil):
+            guard let bytes = RouteSupport.base64(content) else {
+                throw APIError.badRequest("resolution of '\(path)' needs base64 content")
+            }
+            return .upsert(path: path, bytes: bytes, mode: mode)
+        case (nil, let take?):
+            let index: Int
+            switch take {
+            case "target": index = 0
+            case "source": index = 1
+            default: throw APIError.badRequest("take must be \"target\" or \"source\", not '\(take)'")
+            }
+            guard index < change.parents.count else {
+                throw APIError.badRequest("take needs a merge change: this change has \(change.parents.count) parent(s)")
+            }
+            guard let side = try entryIfPresent(at: path, in: try repository.tree(ofChange: change.parents[index])),
+                side.mode.isBlob
+            else { return .delete(path: path) }
+            return .upsert(path: path, bytes: try repository.readBlob(side.id), mode: side.mode)
+        default:
+            throw APIError.badRequest("resolution of '\(path)' needs exactly one of content, take or hunks")
+        }
     }
 
     // MARK: Bookmarks

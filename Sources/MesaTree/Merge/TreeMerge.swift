@@ -38,8 +38,8 @@ package struct MergeConflict: Sendable, Hashable {
     package var ours: ConflictSide?
     /// Their version, unless they deleted the file.
     package var theirs: ConflictSide?
-    /// The working-copy rendering: both sides' text with `<<<<<<<`, `=======`, `>>>>>>>` markers (and the base in
-    /// `|||||||` sections when given), or the surviving side's content when one side deleted the file (as git), or
+    /// The working-copy rendering: both sides' text with `<<<<<<<`, `|||||||` (the base's lines), `=======` and
+    /// `>>>>>>>` markers (git's diff3 style; ``ConflictMarkers`` reads them), or the surviving side's content when one side deleted the file (as git), or
     /// our content when the file is binary.
     package var workingCopy: [UInt8]
     /// Whether both sides have the file and it is binary (libgit2 renders no markers then).
