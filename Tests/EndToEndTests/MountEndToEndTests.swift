@@ -486,6 +486,35 @@ struct MountEndToEndTests {
         #expect(try status()["server_state"] == "online")
     }
 
+    /// An outage long enough for the upload back-off to grow to 16 s (22 s): once the server answers again, the edits made
+    /// meanwhile arrive without a `mesa sync`, well before the back-off would have retried (the reconnect probe).
+    @Test func editsMadeDuringALongOutageArriveSoonAfterTheServerIsBack() throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        var proxy = try ProxyProcess(upstreamPort: fixture.server.port, arguments: ["--delay-ms", "0"])
+        defer { proxy.stop() }
+        let port = proxy.port
+        let through = ["MESA_SERVICE_DOMAIN": proxy.url, "MESA_SYNC_QUIET_MS": "100", "MESA_RECONNECT_PROBE_MS": "200"]
+        let repo = fixture.mountPoint + "/local/demo"
+        #expect(try fixture.mesa(["mount", "-d"], extra: through).status == 0)
+        #expect(try String(contentsOfFile: repo + "/README.md", encoding: .utf8) == "# demo\n")
+        proxy.stop()
+        #expect(try Shell.run("echo during the outage > '\(repo)/outage.txt'").status == 0)
+        // Failed uploads (each about 0.5 s: three connection attempts) back off 0.5, 1, 2, 4, 8, then 16 s: the sixth
+        // failure comes about 18 s into the outage, so at 22 s the next attempt is still some 12 s away.
+        Thread.sleep(forTimeInterval: 22)
+        proxy = try ProxyProcess(upstreamPort: fixture.server.port, port: port, arguments: ["--delay-ms", "0"])
+        func content(_ path: String) throws -> String? {
+            let reply = try Shell.run(
+                "curl -sf -H 'Authorization: Bearer \(fixture.server.adminKey)' -H 'Accept: application/octet-stream' "
+                    + "'\(fixture.server.url)/v1/local/demo/content?path=\(path)'")
+            return reply.status == 0 ? reply.output : nil
+        }
+        let deadline = Date().addingTimeInterval(8)
+        while try content("outage.txt") == nil, Date() < deadline { usleep(100_000) }
+        #expect(try content("outage.txt") == "during the outage\n")
+    }
+
     /// A file still being written while uploads read it (a short quiet period, a growing file): a `mesa sync` made
     /// meanwhile waits for the writes to settle instead of failing, and the server gets the final bytes.
     @Test func aSyncWhileAFileIsWrittenWaitsForItAndUploadsTheWholeFile() throws {

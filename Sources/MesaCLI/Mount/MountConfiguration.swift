@@ -43,6 +43,10 @@ struct MountConfiguration: Equatable {
     /// pending edits before it unmounts (default 10; 0 uploads nothing). What it could not upload stays in the state
     /// directory for the next mount.
     var shutdownSyncTimeout: Duration = .seconds(10)
+    /// `MESA_RECONNECT_PROBE_MS`: while the server cannot be reached (or uploads are backing off), it is asked this
+    /// often whether it answers again; when it does, pending edits upload at once instead of after the back-off
+    /// (default 500 ms, at least 50).
+    var reconnectProbe: Duration = .milliseconds(500)
 
     /// Why a configuration was refused; the message names the variable and says what is expected.
     struct Invalid: Error, CustomStringConvertible, Equatable {
@@ -136,6 +140,9 @@ struct MountConfiguration: Equatable {
             throw Invalid(description: "MESA_SHUTDOWN_SYNC_TIMEOUT must be between 0 and 3600 seconds")
         }
         shutdownSyncTimeout = .milliseconds(Int64(shutdownSeconds * 1000))
+        let probe = try number("MESA_RECONNECT_PROBE_MS", Int.self) ?? 500
+        guard probe >= 50 else { throw Invalid(description: "MESA_RECONNECT_PROBE_MS must be at least 50") }
+        reconnectProbe = .milliseconds(probe)
         guard stateDirectory != cachePath, !stateDirectory.hasPrefix(cachePath + "/") else {
             throw Invalid(description: "MESA_STATE_DIR must not live inside MESA_CACHE_PATH (the cache is disposable)")
         }

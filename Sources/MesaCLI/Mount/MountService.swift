@@ -27,6 +27,8 @@ final class MountService: Sendable {
     private let stopRequested = Mutex<CheckedContinuation<Void, Never>?>(nil)
     /// Whether the server answered the last request the service made (polls; an offline start).
     let connectivity = Connectivity()
+    /// Counts the times the reconnect probe found an unreachable server answering again (wakes backing-off watchers).
+    private let reconnected = Atomic<Int>(0)
     private let stopFlag = Atomic<Bool>(false)
 
     init(configuration: MountConfiguration, logger: Logger) {
@@ -184,8 +186,10 @@ final class MountService: Sendable {
             await follow(
                 session: session, fetchers: fetchersByPath, layout: layout, org: org, afterChange: { recorder.save(fs) })
         }
+        let prober = Task { await probeWhileUnreachable(pipeline: pipeline, org: org) }
         await waitForStop()
         poller.cancel()
+        prober.cancel()
         // A sandbox ends its mount with SIGTERM and then tears everything down: upload what is pending first, within
         // MESA_SHUTDOWN_SYNC_TIMEOUT, while the mount still serves; what stays pending is said, never claimed uploaded.
         let leftovers = await pipeline.flush(timeout: configuration.shutdownSyncTimeout)
@@ -258,9 +262,20 @@ final class MountService: Sendable {
             configuration: Mesa.Configuration(
                 retry: RetryPolicy(maxAttempts: 1), connectTimeout: .seconds(2),
                 maxConnectionsPerHost: Self.maximumWatched))
-        if layout.repositories.count <= Self.maximumWatched, let first = layout.repositories.first,
-            (try? await watcher.sync(first.path.name).capabilities().features.contains("resolve-wait")) == true
-        {
+        // Whether the server can hold a resolve; a mount started offline asks again once the server answers.
+        var canWait = false
+        if layout.repositories.count <= Self.maximumWatched, let first = layout.repositories.first {
+            while !Task.isCancelled {
+                do {
+                    canWait = try await watcher.sync(first.path.name).capabilities().features.contains("resolve-wait")
+                    break
+                } catch {
+                    guard case .transport = error else { break }
+                    await sleepUnlessReconnected(for: configuration.pollInterval)
+                }
+            }
+        }
+        if canWait {
             await withTaskGroup(of: Void.self) { group in
                 for repository in layout.repositories {
                     let sync = watcher.sync(repository.path.name)
@@ -297,12 +312,54 @@ final class MountService: Sendable {
                 failures = 0
             case .failed:
                 failures += 1
-                try? await Task.sleep(for: min(configuration.pollInterval * failures, .seconds(30)))
+                await sleepUnlessReconnected(for: min(configuration.pollInterval * failures, .seconds(30)))
             }
         }
     }
 
     private enum Check { case moved, unchanged, failed }
+
+    /// Sleeps for `duration`, or less when the reconnect probe finds an unreachable server answering again.
+    private func sleepUnlessReconnected(for duration: Duration) async {
+        let seen = reconnected.load(ordering: .relaxed)
+        let until = ContinuousClock.now + duration
+        while ContinuousClock.now < until, reconnected.load(ordering: .relaxed) == seen, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// While the server cannot be reached or uploads back off, asks it every `MESA_RECONNECT_PROBE_MS` whether it
+    /// answers (`whoami`, one attempt: any answer, even a refusal, means it is reachable). The moment an unreachable
+    /// server answers again, pending edits upload and the watchers ask at once, instead of after their back-offs
+    /// (up to 30 s): edits made offline arrive within a probe interval and an upload of the server coming back.
+    private func probeWhileUnreachable(pipeline: UploadPipeline, org: String) async {
+        let prober = Mesa(
+            credentials: credential, org: org, baseURL: configuration.baseURL,
+            configuration: Mesa.Configuration(
+                retry: .never, connectTimeout: .seconds(1), requestTimeout: .seconds(2), maxConnectionsPerHost: 1))
+        var unreachable = false
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.reconnectProbe)
+            let backingOff = await pipeline.isBackingOff
+            guard connectivity.isOffline || unreachable || backingOff else { continue }
+            do {
+                _ = try await prober.whoami()
+            } catch {
+                if case .transport = error {
+                    connectivity.failed("\(error)")
+                    unreachable = true
+                    continue
+                }
+            }
+            connectivity.succeeded()
+            if unreachable {
+                unreachable = false
+                logger.info("the server answers again: pending edits upload now")
+                reconnected.add(1, ordering: .relaxed)
+                await pipeline.retryNow()
+            }
+        }
+    }
 
     /// Resolves a repository's revision (holding the request up to `wait` while nothing moves) and applies a move.
     private func check(

@@ -359,7 +359,10 @@ actor UploadPipeline {
         return "\(error)"
     }
 
-    /// Uploads pending edits now (a new credential), whatever the back-off.
+    /// Whether a failed upload waits for its back-off to pass.
+    var isBackingOff: Bool { retryAt.map { ContinuousClock.now < $0 } ?? false }
+
+    /// Uploads pending edits now (a new credential, a server that answers again), whatever the back-off.
     func retryNow() {
         retryAt = nil
         failures = 0
