@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import MesaServer
 import MesaWire
 import Testing
 
@@ -178,6 +179,42 @@ import Testing
                 json: #"{"repo_ids":["\#(a)"],"action":"set","key":"k","value":"v"}"#)
             #expect(own.status == .ok, "\(own.text)")
             #expect(try await tags(client, "a", admin) == ["k": "v"])
+        }
+    }
+
+    /// Each repo whose tags a bulk request changes records `repo.updated` (before and after), as its own PATCH would;
+    /// a repo that already had the value records nothing, and a refused request records nothing.
+    @Test func bulkRepoTagsRecordRepoUpdatedForWebhooks() async throws {
+        let server = try ServerHarness()
+        let admin = server.adminKey
+        let metadata = server.services.metadata
+        try await server.test { client in
+            _ = try await client.send(
+                .post, "/v1/local/webhook-targets", credential: admin,
+                json: #"{"url":"http://127.0.0.1:9/hook","events":["repo.updated"]}"#)
+            _ = try await client.send(.post, "/v1/local/repos", credential: admin, json: #"{"name":"a"}"#)
+            _ = try await client.send(.post, "/v1/local/repos", credential: admin, json: #"{"name":"b","tags":{"k":"v"}}"#)
+            let (a, b) = (try server.repoID("a"), try server.repoID("b"))
+            let before = try metadata.outboxEvents(limit: 100).count
+            let missing = try await client.send(
+                .patch, "/v1/local/repos/tags", credential: admin,
+                json: #"{"repo_ids":["\#(a)","ghost"],"action":"set","key":"k","value":"v"}"#)
+            #expect(missing.status == .notFound)
+            #expect(try metadata.outboxEvents(limit: 100).count == before)
+            let reply = try await client.send(
+                .patch, "/v1/local/repos/tags", credential: admin,
+                json: #"{"repo_ids":["\#(a)","\#(b)"],"action":"set","key":"k","value":"v"}"#)
+            #expect(reply.status == .ok, "\(reply.text)")
+            let events = try metadata.outboxEvents(limit: 100).dropFirst(before)
+            #expect(events.map(\.type) == [.repoUpdated])
+            #expect(events.first?.repoID == a)
+            guard case .object(let data)? = events.first?.data, case .object(let after)? = data["after"],
+                case .object(let previous)? = data["before"]
+            else {
+                Issue.record("repo.updated has no before and after")
+                return
+            }
+            #expect(after["tags"] == .object(["k": .string("v")]) && previous["tags"] == .object([:]))
         }
     }
 
