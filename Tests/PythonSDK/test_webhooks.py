@@ -10,7 +10,9 @@ import time
 
 import pytest
 
+from mesa_rest.api.webhook_target import get_webhook_target
 from mesa_sdk import MesaWebhookVerificationError, NotFoundError, ValidationError
+from mesa_sdk._client import unwrap
 
 from conftest import unique
 
@@ -64,6 +66,10 @@ def test_webhook_targets_crud(server):
         listed = await mesa.webhook_targets.list()
         mine = [target for target in listed.webhook_targets if target.id == created.id]
         assert len(mine) == 1 and "secret" not in mine[0].to_dict()
+
+        # GET of one target (mesa-rest's get_webhook_target; the SDK wraps list only): never the secret.
+        one = unwrap(await get_webhook_target.asyncio_detailed("local", created.id, client=mesa._client))
+        assert one.id == created.id and one.name == "ci" and "secret" not in one.to_dict()
 
         updated = await mesa.webhook_targets.update(
             webhook_target_id=created.id, name="renamed", events=["bookmark.moved"])
