@@ -81,6 +81,19 @@ import Testing
                 .patch, "/v1/local/api-keys/\(restricted.id)", credential: restricted.key, json: #"{"tags":{"t":"1"}}"#)
             #expect(own.status == .ok, "\(own.text)")
             #expect(try own.decode(APIKeyInfo.self).tags == ["t": "1"])
+
+            // A token restricted by repo name, signed from an org-wide admin key, is restricted too.
+            let adminKey = try await client.send(
+                .post, "/v1/local/api-keys", credential: admin, json: #"{"scopes":["read","write","admin"]}"#
+            ).decode(CreatedAPIKey.self)
+            let token = try AccessToken.mint(
+                apiKey: try #require(APIKey(adminKey.key)), scopes: [.read, .write, .admin], repos: ["local/x"])
+            let byToken = try await client.send(
+                .patch, "/v1/local/api-keys/\(orgWide.id)", credential: token, json: #"{"tags":{"t":"2"}}"#)
+            #expect(byToken.status == .forbidden, "\(byToken.text)")
+            let tokenOwn = try await client.send(
+                .patch, "/v1/local/api-keys/\(restricted.id)", credential: token, json: #"{"tags":{"t":"2"}}"#)
+            #expect(tokenOwn.status == .ok, "\(tokenOwn.text)")
         }
     }
 

@@ -110,11 +110,17 @@ enum OrgRoutes {
             let body = try await RouteSupport.decode(UpdateAPIKeyRequest.self, from: request, context: context)
             try RouteSupport.validateTagKeys(body.tags.keys)
             let updated = try await services.blocking { () throws -> APIKeyRow? in
-                // A repo-restricted credential changes only keys restricted to its repos, as it creates only those.
-                if let restriction = principal.repoIDs, let row = try services.metadata.apiKey(id: id), row.id == id,
-                    row.orgID == org.id, !(row.repoIDs.map { Set($0).isSubset(of: restriction) } ?? false)
+                // A repo-restricted credential (a key's repo_ids, a token's repos) changes only keys restricted to
+                // repos it may access, as it creates only those.
+                if !principal.isUnrestricted, let row = try services.metadata.apiKey(id: id), row.id == id,
+                    row.orgID == org.id
                 {
-                    throw APIError.forbidden("a repo-restricted credential can only change keys restricted to its repos")
+                    let within = try row.repoIDs.map { ids in
+                        try ids.allSatisfy { id in try services.metadata.repo(id: id).map(principal.canAccess) ?? false }
+                    } ?? false
+                    guard within else {
+                        throw APIError.forbidden("a repo-restricted credential can only change keys restricted to its repos")
+                    }
                 }
                 return try services.metadata.updateAPIKeyTags(orgID: org.id, id: id, patch: body.tags)
             }
