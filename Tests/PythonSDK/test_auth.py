@@ -74,6 +74,24 @@ def test_api_keys_create_list_use_revoke(server):
     server.run(body)
 
 
+def test_api_key_list_pages(server):
+    async def body(mesa):
+        made = {(await mesa.api_keys.create(name=unique("paged"))).id for _ in range(3)}
+        seen: list[str] = []
+        cursor = None
+        while True:
+            page = await mesa.api_keys.list(limit=1, cursor=cursor)
+            assert len(page.api_keys) == 1
+            seen += [key.id for key in page.api_keys]
+            if not page.has_more:
+                assert page.next_cursor is None
+                break
+            cursor = page.next_cursor
+        assert made <= set(seen) and len(seen) == len(set(seen)) and seen == sorted(seen)
+
+    server.run(body)
+
+
 def test_api_key_tags_patch(server):
     async def body(mesa):
         created = await mesa.api_keys.create(name=unique("tagged"))
@@ -120,6 +138,8 @@ def test_tokens_signed_locally(server):
             remaining = signed.expires_at - datetime.datetime.now(datetime.timezone.utc)
             assert datetime.timedelta(seconds=590) < remaining <= datetime.timedelta(seconds=600)
             read_only = await backend.tokens.create(scopes=["read"])
+            by_id = await backend.tokens.create(repo_ids=[allowed.id])
+            assert by_id.repo_ids == [allowed.id] and by_id.repos is None
 
         # A token is a bearer credential: the SDK's `api_key` carries it, with the org given (0.44.1's
         # `auth={"access_token": ...}` reads the org from `iss`, which a key-signed token sets to the key id).
@@ -136,6 +156,13 @@ def test_tokens_signed_locally(server):
                 await agent.repos.create(name=unique("nope"))
             with pytest.raises(AuthorizationError):
                 await agent.api_keys.create(name="minted by a token")
+
+        # A token restricted by repo id (the SDK's `repo_ids` claim).
+        async with server.client(by_id.token, org=ORG) as scoped:
+            assert (await scoped.repos.get(repo=allowed.name)).id == allowed.id
+            with pytest.raises(AuthorizationError):
+                await scoped.repos.get(repo=other.name)
+            assert [repo.name for repo in (await scoped.repos.list()).repos] == [allowed.name]
 
         async with server.client(read_only.token, org=ORG) as reader:
             assert (await reader.repos.get(repo=other.name)).id == other.id

@@ -373,6 +373,15 @@ def test_content_files_dirs_symlinks(server):
         shallow = await mesa.content.get(repo=name, path="src", depth=1)
         assert "src/deep/leaf.txt" not in [entry.path for entry in shallow.entries]
 
+        # Raw bytes with `Accept: application/octet-stream`; a directory then is a 406 with Mesa's error body.
+        http = mesa._client.get_async_httpx_client()
+        raw = await http.get(f"/{ORG}/{name}/content", params={"path": "src/main.py"},
+                             headers={"Accept": "application/octet-stream"})
+        assert raw.status_code == 200 and raw.content == b"print('hi')\n"
+        directory = await http.get(f"/{ORG}/{name}/content", params={"path": "src"},
+                                   headers={"Accept": "application/octet-stream"})
+        assert directory.status_code == 406 and directory.json()["error"]["code"]
+
         with pytest.raises(NotFoundError):
             await mesa.content.get(repo=name, path="missing.txt")
         with pytest.raises(ValidationError):
