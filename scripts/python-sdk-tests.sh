@@ -5,6 +5,8 @@
 # again when Tests/PythonSDK/requirements.txt changes). Arguments go to pytest (e.g. `-k merges -x`).
 #
 #   scripts/python-sdk-tests.sh            builds `mesa` (debug) unless MESA_BINARY names a binary to test
+#
+# MESA_PYTHON picks the interpreter (python3); MESA_PYTHON_SDK_TIMEOUT bounds the pytest run (5m).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
