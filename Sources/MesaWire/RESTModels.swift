@@ -198,18 +198,7 @@ public struct UpdateRepoRequest: Codable, Sendable, Equatable {
         name = try container.decodeIfPresent(String.self, forKey: .name)
         defaultBookmark = try container.decodeIfPresent(String.self, forKey: .defaultBookmark)
         if container.contains(.tags), !(try container.decodeNil(forKey: .tags)) {
-            let raw = try container.decode([String: JSONValue].self, forKey: .tags)
-            var tags: [String: String?] = [:]
-            for (key, value) in raw {
-                switch value {
-                case .string(let text): tags[key] = .some(text)
-                case .null: tags[key] = .some(nil)
-                default:
-                    throw DecodingError.dataCorruptedError(
-                        forKey: .tags, in: container, debugDescription: "tag '\(key)' must be a string or null")
-                }
-            }
-            self.tags = tags
+            tags = try TagPatch.decode(from: container, forKey: .tags)
         }
     }
 
@@ -217,10 +206,69 @@ public struct UpdateRepoRequest: Codable, Sendable, Equatable {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encodeIfPresent(name, forKey: .name)
         try container.encodeIfPresent(defaultBookmark, forKey: .defaultBookmark)
-        if let tags {
-            try container.encode(tags.mapValues { $0.map(JSONValue.string) ?? .null }, forKey: .tags)
-        }
+        if let tags { try TagPatch.encode(tags, to: &container, forKey: .tags) }
     }
+}
+
+/// A tag patch (`PATCH /{org}/{repo}`, `PATCH /{org}/api-keys/{id}`): a string sets, `null` removes, an absent key
+/// is kept.
+enum TagPatch {
+    /// Decodes an object of strings and nulls; any other value is a decoding error naming the tag.
+    static func decode<Key: CodingKey>(
+        from container: KeyedDecodingContainer<Key>, forKey key: Key
+    ) throws -> [String: String?] {
+        let raw = try container.decode([String: JSONValue].self, forKey: key)
+        var tags: [String: String?] = [:]
+        for (name, value) in raw {
+            switch value {
+            case .string(let text): tags[name] = .some(text)
+            case .null: tags[name] = .some(nil)
+            default:
+                throw DecodingError.dataCorruptedError(
+                    forKey: key, in: container, debugDescription: "tag '\(name)' must be a string or null")
+            }
+        }
+        return tags
+    }
+
+    /// Encodes a patch, `nil` values as `null`.
+    static func encode<Key: CodingKey>(
+        _ tags: [String: String?], to container: inout KeyedEncodingContainer<Key>, forKey key: Key
+    ) throws {
+        try container.encode(tags.mapValues { $0.map(JSONValue.string) ?? .null }, forKey: key)
+    }
+}
+
+/// `PATCH /{org}/repos/tags`: sets (`action: "set"` with `value`) or removes (`"remove"`) one tag on several repos,
+/// all or none.
+public struct BulkRepoTagsRequest: Codable, Sendable, Equatable {
+    /// What to do with the tag.
+    public enum Action: String, Codable, Sendable {
+        case set, remove
+    }
+
+    public var repoIDs: [String]
+    public var action: Action
+    public var key: String
+    public var value: String?
+
+    enum CodingKeys: String, CodingKey {
+        case action, key, value
+        case repoIDs = "repo_ids"
+    }
+
+    public init(repoIDs: [String], action: Action, key: String, value: String? = nil) {
+        self.repoIDs = repoIDs
+        self.action = action
+        self.key = key
+        self.value = value
+    }
+}
+
+/// The answer to `PATCH /{org}/repos/tags`: how many repos the request named (each distinct repo once).
+public struct BulkRepoTagsResult: Codable, Sendable, Equatable {
+    public var updated: Int
+    public init(updated: Int) { self.updated = updated }
 }
 
 /// `{"success": true}`, the answer to every DELETE.
@@ -752,5 +800,26 @@ public struct APIKeyInfo: Codable, Sendable, Equatable {
         try container.encode(expiresAt, forKey: .expiresAt)
         try container.encode(lastUsedAt, forKey: .lastUsedAt)
         try container.encode(revokedAt, forKey: .revokedAt)
+    }
+}
+
+/// `PATCH /{org}/api-keys/{id}`: `tags` (required) is a patch: a string sets, `null` removes, an absent key is kept.
+public struct UpdateAPIKeyRequest: Codable, Sendable, Equatable {
+    public var tags: [String: String?]
+
+    enum CodingKeys: String, CodingKey {
+        case tags
+    }
+
+    public init(tags: [String: String?]) { self.tags = tags }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        tags = try TagPatch.decode(from: container, forKey: .tags)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try TagPatch.encode(tags, to: &container, forKey: .tags)
     }
 }

@@ -148,4 +148,84 @@ import Testing
             }
         }
     }
+
+    /// `content` of a path the change records as conflicted carries `is_conflicted: true`; other files carry no key.
+    @Test func contentOfAConflictedFileSaysSo() async throws {
+        let server = try ServerHarness()
+        let admin = server.adminKey
+        try await server.test { http in
+            func create(base: String, _ files: [String: String]) async throws -> String {
+                let items = files.map { #"{"path":"\#($0.key)","content":"\#(Data($0.value.utf8).base64EncodedString())"}"# }
+                let reply = try await http.send(
+                    .post, "/v1/local/r/changes", credential: admin,
+                    json: #"{"base_change_id":"\#(base)","files":[\#(items.joined(separator: ","))]}"#)
+                #expect(reply.status == .created, "\(reply.text)")
+                return try reply.decode(Change.self).id
+            }
+            _ = try await http.send(.post, "/v1/local/repos", credential: admin, json: #"{"name":"r"}"#)
+            let base = try await create(base: ChangeID.root.description, ["f.txt": "a\nb\nc\n", "g.txt": "g\n"])
+            let ours = try await create(base: base, ["f.txt": "a\nOURS\nc\n"])
+            let theirs = try await create(base: base, ["f.txt": "a\nTHEIRS\nc\n"])
+            for (name, id) in [("ours", ours), ("theirs", theirs)] {
+                _ = try await http.send(
+                    .post, "/v1/local/r/bookmarks", credential: admin, json: #"{"name":"\#(name)","change_id":"\#(id)"}"#)
+            }
+            let merged = try await http.send(
+                .post, "/v1/local/r/bookmarks/merge", credential: admin,
+                json: #"{"target":"ours","source":"theirs","allow_conflicted":true}"#
+            ).decode(MergeResult.self)
+            #expect(merged.isConflicted)
+            let conflicted = try await http.send(
+                .get, "/v1/local/r/content?path=f.txt&change_id=\(try #require(merged.changeID))", credential: admin)
+            #expect(conflicted.text.contains(#""is_conflicted":true"#), "\(conflicted.text)")
+            #expect(try conflicted.decode(ContentEntry.self).isConflicted == true)
+            let clean = try await http.send(
+                .get, "/v1/local/r/content?path=g.txt&change_id=\(try #require(merged.changeID))", credential: admin)
+            #expect(clean.status == .ok && !clean.text.contains("is_conflicted"))
+            // The same path in a change without conflicts.
+            let before = try await http.send(.get, "/v1/local/r/content?path=f.txt&change_id=\(ours)", credential: admin)
+            #expect(try before.decode(ContentEntry.self).isConflicted == nil)
+
+            // Writing the path in a PATCH resolves it, as a push that changes it does.
+            let mergedID = try #require(merged.changeID)
+            let fixed = try await http.send(
+                .patch, "/v1/local/r/changes/\(mergedID)", credential: admin,
+                json: #"{"files":[{"path":"f.txt","content":"\#(Data("a\nBOTH\nc\n".utf8).base64EncodedString())"}]}"#)
+            #expect(fixed.status == .ok, "\(fixed.text)")
+            let change = try fixed.decode(Change.self)
+            #expect(!change.isConflicted && change.conflicts == [])
+            let after = try await http.send(.get, "/v1/local/r/content?path=f.txt&change_id=\(mergedID)", credential: admin)
+            #expect(!after.text.contains("is_conflicted"), "\(after.text)")
+        }
+    }
+
+    /// A delete naming a path that is neither in the base nor written earlier in the request is a 404 naming the
+    /// path, in create and in PATCH alike, and changes nothing.
+    @Test func deletingAMissingPathIsANotFoundNamingIt() async throws {
+        let server = try ServerHarness()
+        let admin = server.adminKey
+        try await server.test { http in
+            let created = try await Self.firstChange(http: http, admin: admin, author: #"{"name":"Ann","email":"a@x"}"#)
+            let file = #"{"path":"y","content":"eQ=="}"#
+            let missing = #"{"path":"nope/gone.txt","action":"delete"}"#
+            let create = try await http.send(
+                .post, "/v1/local/r/changes", credential: admin,
+                json: #"{"base_change_id":"\#(created.id)","files":[\#(file),\#(missing)]}"#)
+            let patch = try await http.send(
+                .patch, "/v1/local/r/changes/\(created.id)", credential: admin, json: #"{"files":[\#(file),\#(missing)]}"#)
+            for reply in [create, patch] {
+                #expect(reply.status == .notFound, "\(reply.text)")
+                let error = try reply.decode(ErrorBody.self).error
+                #expect(error.code == "NOT_FOUND" && error.message.contains("nope/gone.txt"))
+                #expect(error.details?["path"] == .string("nope/gone.txt"))
+            }
+            let after = try await http.send(.get, "/v1/local/r/changes/\(created.id)", credential: admin).decode(Change.self)
+            #expect(after.currentCommitOID == created.currentCommitOID)
+            // Deleting what an earlier item of the same request wrote is allowed.
+            let written = try await http.send(
+                .post, "/v1/local/r/changes", credential: admin,
+                json: #"{"base_change_id":"\#(created.id)","files":[\#(file),{"path":"y","action":"delete"}]}"#)
+            #expect(written.status == .created, "\(written.text)")
+        }
+    }
 }

@@ -22,8 +22,9 @@ extension RepoOperations {
         }
     }
 
-    /// `GET content?change_id&path&depth`: a file (with content), a symlink (content = target) or a directory (flat
-    /// entries down to `depth` levels, without content). Submodules are never listed.
+    /// `GET content?change_id&path&depth`: a file (with content; `is_conflicted: true` when the change records the path
+    /// as conflicted), a symlink (content = target) or a directory (flat entries down to `depth` levels, without
+    /// content). Submodules are never listed.
     package func content(change: ChangeID, path: String, depth: Int, raw: Bool) throws -> ContentResult {
         // The same path rules as writes: relative, no empty, `.` or `..` components (the empty path is the root).
         let name = path.isEmpty ? "" : try TreeValidator.components(of: path).last?.string ?? ""
@@ -38,11 +39,13 @@ extension RepoOperations {
         case .regular, .executable, .symlink:
             if raw { return .raw(try repository.manifest(ofBlob: entry.id)) }
             let bytes = try repository.readBlob(entry.id)
+            // A path the change records as conflicted (its content holds conflict markers) says so.
+            let conflicted = try catalog.details(of: change)?.conflicts.contains { $0.utf8.elementsEqual(path.utf8) } ?? false
             return .entry(
                 ContentEntry(
                     type: entry.mode == .symlink ? "symlink" : "file", name: name, path: path, sha: entry.id.hex,
                     size: Int64(bytes.count), encoding: "base64", content: Data(bytes).base64EncodedString(),
-                    mode: Self.modeText(entry.mode)))
+                    mode: Self.modeText(entry.mode), isConflicted: conflicted ? true : nil))
         case .submodule:
             throw APIError.notFound("'\(path)' is a submodule, which has no content here")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 package import MesaCore
 import MesaStore
 package import MesaTree
@@ -146,7 +147,12 @@ package struct RepoOperations {
             let key = Array(file.path.utf8)
             if file.isDelete {
                 let inBase = deleted.contains(key) ? false : try entryIfPresent(at: file.path, in: base) != nil
-                guard written.contains(key) || inBase else { throw TreeError.notFound(path: file.path) }
+                guard written.contains(key) || inBase else {
+                    throw APIError(
+                        .notFound, "NOT_FOUND",
+                        "cannot delete '\(file.path)': there is no file or directory at that path (nothing was changed)",
+                        details: ["path": .string(file.path)])
+                }
                 written.remove(key)
                 deleted.insert(key)
                 return .delete(path: file.path)
@@ -269,7 +275,14 @@ package struct RepoOperations {
         let committer = try Self.author(body.committer, principal: principal, time: now, role: "committer")
         try Self.checkMessage(body.message)
         var planned = try plan(body.files ?? [], base: oldTree)
+        // A recorded conflict path the request writes or deletes (or deletes a directory above) is resolved, as a
+        // push that changes it resolves it (docs/Protocol.md); so is one a resolution names.
         var resolved = Set<[UInt8]>()
+        for edit in planned {
+            switch edit {
+            case .upsert(let path, _, _), .delete(let path): resolved.insert(Array(path.utf8))
+            }
+        }
         for resolution in body.resolutions ?? [] {
             _ = try TreeValidator.components(of: resolution.path)
             planned.append(try resolve(resolution, of: current, in: oldTree))
@@ -285,8 +298,12 @@ package struct RepoOperations {
                 changes: [(ChangeRecord(id: id, commit: commit, parents: current.parents), .equal(current.commit))],
                 bookmarks: [], newCommit: commit, over: oldTree)
         }
-        if !resolved.isEmpty, let details = try catalog.details(of: id) {
-            try catalog.setConflicts(details.conflicts.filter { !resolved.contains(Array($0.utf8)) }, of: id)
+        if !resolved.isEmpty, let details = try catalog.details(of: id), !details.conflicts.isEmpty {
+            let kept = details.conflicts.filter { path in
+                let bytes = Array(path.utf8)
+                return !resolved.contains(bytes) && !resolved.contains { bytes.starts(with: $0 + [UInt8(ascii: "/")]) }
+            }
+            if kept != details.conflicts { try catalog.setConflicts(kept, of: id) }
         }
         return try changeJSON(id, full: true)
     }

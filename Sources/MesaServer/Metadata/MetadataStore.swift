@@ -137,6 +137,9 @@ package protocol MetadataStore: WebhookStore {
     func apiKeys(orgID: String, limit: Int, cursor: String?) throws(MetadataError) -> MetadataPage<APIKeyRow>
     /// Revokes a key (and with it every token signed from it).
     func revokeAPIKey(orgID: String, id: String) throws(MetadataError) -> Bool
+    /// Applies a tag patch (a value sets, `nil` removes) to an org's key, revoked or not, and returns the key as
+    /// updated; `nil` when the org has no key with this id.
+    func updateAPIKeyTags(orgID: String, id: String, patch: [String: String?]) throws(MetadataError) -> APIKeyRow?
     /// Records that a key was used.
     func touchAPIKey(id: String, at time: Double) throws(MetadataError)
 
@@ -157,6 +160,9 @@ package protocol MetadataStore: WebhookStore {
     func allRepoIDs() throws(MetadataError) -> [String]
     /// Replaces a repo's name, default bookmark and tags.
     func updateRepo(_ repo: RepoRow) throws(MetadataError)
+    /// Sets one tag (`value`) or removes it (`nil`) on repos of an org, in one transaction: all or none.
+    /// - Throws: ``MetadataError/notFound(_:)`` naming every id that is not a repo of the org (nothing changed).
+    func setRepoTag(orgID: String, repoIDs: [String], key: String, value: String?) throws(MetadataError)
     /// Deletes a repo with its changes and bookmarks.
     func deleteRepo(id: String) throws(MetadataError)
     /// The change id a repo's bookmark points at, if the bookmark exists.

@@ -235,6 +235,17 @@ package final class SQLiteMetadataStore: MetadataStore {
         }
     }
 
+    package func updateAPIKeyTags(orgID: String, id: String, patch: [String: String?]) throws(MetadataError) -> APIKeyRow? {
+        try write { db in
+            guard var row = try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE id = ?", arguments: [id])
+                .map(Self.apiKey), row.id == id, row.orgID == orgID
+            else { return nil }
+            for (key, value) in patch { row.tags[key] = value }
+            try db.execute(sql: "UPDATE api_keys SET tags = ? WHERE id = ?", arguments: [Self.json(row.tags), id])
+            return row
+        }
+    }
+
     package func touchAPIKey(id: String, at time: Double) throws(MetadataError) {
         try write { db in
             try db.execute(sql: "UPDATE api_keys SET last_used_at = ? WHERE id = ?", arguments: [time, id])
@@ -309,26 +320,50 @@ package final class SQLiteMetadataStore: MetadataStore {
 
     package func updateRepo(_ repo: RepoRow) throws(MetadataError) {
         do {
-            try write { db in
-                let before = try Row.fetchOne(db, sql: "SELECT * FROM repos WHERE id = ?", arguments: [repo.id])
-                    .map(Self.repo)
-                let context = try WebhookOutbox.context(db, repoID: repo.id)
-                let beforeJSON = try context.flatMap { _ in try before.map { try WebhookOutbox.repo(db, $0) } }
-                try db.execute(
-                    sql: "UPDATE repos SET name = ?, default_bookmark = ?, tags = ? WHERE id = ?",
-                    arguments: [repo.name, repo.defaultBookmark, Self.json(repo.tags), repo.id])
-                if let context, let beforeJSON, let before, before != repo {
-                    let after = try WebhookOutbox.repo(db, repo)
-                    try WebhookOutbox.record(
-                        db, orgID: context.orgID, repoID: repo.id, repoName: repo.name, type: .repoUpdated,
-                        data: ["repo": after, "before": beforeJSON, "after": after])
-                }
-            }
+            try write { db in try Self.updateRepo(db, repo) }
             revisions.bump(repo.id)  // the default bookmark may have moved
             webhookSignal.bump(webhookSignalKey)
         } catch .conflict {
             throw .conflict("a repo named '\(repo.name)' already exists")
         }
+    }
+
+    /// Writes a repo's row and records `repo.updated` when it changed and the org has webhook targets.
+    private static func updateRepo(_ db: Database, _ repo: RepoRow) throws {
+        let before = try Row.fetchOne(db, sql: "SELECT * FROM repos WHERE id = ?", arguments: [repo.id]).map(Self.repo)
+        let context = try WebhookOutbox.context(db, repoID: repo.id)
+        let beforeJSON = try context.flatMap { _ in try before.map { try WebhookOutbox.repo(db, $0) } }
+        try db.execute(
+            sql: "UPDATE repos SET name = ?, default_bookmark = ?, tags = ? WHERE id = ?",
+            arguments: [repo.name, repo.defaultBookmark, Self.json(repo.tags), repo.id])
+        if let context, let beforeJSON, let before, before != repo {
+            let after = try WebhookOutbox.repo(db, repo)
+            try WebhookOutbox.record(
+                db, orgID: context.orgID, repoID: repo.id, repoName: repo.name, type: .repoUpdated,
+                data: ["repo": after, "before": beforeJSON, "after": after])
+        }
+    }
+
+    package func setRepoTag(orgID: String, repoIDs: [String], key: String, value: String?) throws(MetadataError) {
+        try write { db in
+            var rows: [RepoRow] = []
+            var unknown: [String] = []
+            for id in repoIDs {
+                // The row must match exactly: SQLite compares text only up to a NUL byte.
+                let row = try Row.fetchOne(db, sql: "SELECT * FROM repos WHERE id = ?", arguments: [id]).map(Self.repo)
+                if let row, row.id == id, row.orgID == orgID { rows.append(row) } else { unknown.append(id) }
+            }
+            guard unknown.isEmpty else {
+                let names = unknown.map { "'\($0)'" }.joined(separator: ", ")
+                throw MetadataError.notFound(
+                    "repo_ids: \(names) \(unknown.count == 1 ? "is not a repo" : "are not repos") of this org; no repo was changed")
+            }
+            for var row in rows {
+                row.tags[key] = value
+                try Self.updateRepo(db, row)
+            }
+        }
+        webhookSignal.bump(webhookSignalKey)
     }
 
     package func deleteRepo(id: String) throws(MetadataError) {

@@ -4,6 +4,14 @@ import MesaWire
 
 /// `GET /whoami`, `GET /{org}` and the API key routes.
 enum OrgRoutes {
+    /// An API key as lists show it (never its secret).
+    static func info(_ row: APIKeyRow) -> APIKeyInfo {
+        APIKeyInfo(
+            id: row.id, name: row.name, scopes: row.scopes, repoIDs: row.repoIDs, tags: row.tags,
+            createdAt: RouteSupport.time(row.createdAt), expiresAt: row.expiresAt.map(RouteSupport.time),
+            lastUsedAt: row.lastUsedAt.map(RouteSupport.time), revokedAt: row.revokedAt.map(RouteSupport.time))
+    }
+
     static func register(on group: RouterGroup<MesaRequestContext>, services: ServerServices) {
         group.get("whoami") { _, context in
             let principal = try context.caller()
@@ -67,6 +75,7 @@ enum OrgRoutes {
                     throw APIError.badRequest("repo_ids: \(names) \(verb) of org '\(org.slug)'")
                 }
             }
+            try RouteSupport.validateTagKeys((body.tags ?? [:]).keys)
             let expiresAt = body.expiresInSeconds.map { Date().timeIntervalSince1970 + Double($0) }
             let created = try await services.blocking {
                 try services.metadata.createAPIKey(
@@ -90,13 +99,33 @@ enum OrgRoutes {
             let page = try await services.blocking {
                 try services.metadata.apiKeys(orgID: org.id, limit: limit, cursor: cursor)
             }
-            let items = page.rows.map { row in
-                APIKeyInfo(
-                    id: row.id, name: row.name, scopes: row.scopes, repoIDs: row.repoIDs, tags: row.tags,
-                    createdAt: RouteSupport.time(row.createdAt), expiresAt: row.expiresAt.map(RouteSupport.time),
-                    lastUsedAt: row.lastUsedAt.map(RouteSupport.time), revokedAt: row.revokedAt.map(RouteSupport.time))
+            return try JSONResponse.make(Page(items: page.rows.map(info), nextCursor: page.nextCursor, itemsKey: "api_keys"))
+        }
+
+        // A key's tags, patched: a string sets, null removes, an absent key is kept. Answers the key as listed.
+        group.patch(":org/api-keys/:id") { request, context in
+            let (principal, org) = try RouteSupport.org(context)
+            try principal.require(.admin)
+            let id = try context.segment("id")
+            let body = try await RouteSupport.decode(UpdateAPIKeyRequest.self, from: request, context: context)
+            try RouteSupport.validateTagKeys(body.tags.keys)
+            let updated = try await services.blocking { () throws -> APIKeyRow? in
+                // A repo-restricted credential (a key's repo_ids, a token's repos) changes only keys restricted to
+                // repos it may access, as it creates only those.
+                if !principal.isUnrestricted, let row = try services.metadata.apiKey(id: id), row.id == id,
+                    row.orgID == org.id
+                {
+                    let within = try row.repoIDs.map { ids in
+                        try ids.allSatisfy { id in try services.metadata.repo(id: id).map(principal.canAccess) ?? false }
+                    } ?? false
+                    guard within else {
+                        throw APIError.forbidden("a repo-restricted credential can only change keys restricted to its repos")
+                    }
+                }
+                return try services.metadata.updateAPIKeyTags(orgID: org.id, id: id, patch: body.tags)
             }
-            return try JSONResponse.make(Page(items: items, nextCursor: page.nextCursor, itemsKey: "api_keys"))
+            guard let updated else { throw APIError.notFound("no API key '\(id)' in org '\(org.slug)'") }
+            return try JSONResponse.make(info(updated))
         }
 
         group.delete(":org/api-keys/:id") { _, context in

@@ -42,12 +42,44 @@ enum RepoRoutes {
             try RouteSupport.validateRepoNameIsNotRoute(name)
             let bookmark = body.defaultBookmark ?? "main"
             try RouteSupport.validateBookmarkName(bookmark)
+            try RouteSupport.validateTagKeys((body.tags ?? [:]).keys)
             let repo = try await services.blocking {
                 let row = try services.metadata.createRepo(
                     orgID: org.id, name: name, defaultBookmark: bookmark, tags: body.tags ?? [:])
                 return try json(row, org: org, services: services)
             }
             return try JSONResponse.make(repo, status: .created)
+        }
+
+        // One tag set or removed on several repos at once, all or none (Mesa's `PATCH /{org}/repos/tags`). "repos" is
+        // a reserved repo name, so this never shadows a repo's route.
+        group.patch(":org/repos/tags") { request, context in
+            let (principal, org) = try RouteSupport.org(context)
+            try principal.require(.write)
+            let body = try await RouteSupport.decode(BulkRepoTagsRequest.self, from: request, context: context)
+            try RouteSupport.validateTagKeys([body.key])
+            switch (body.action, body.value) {
+            case (.set, nil): throw APIError.badRequest("action 'set' needs a 'value'")
+            case (.remove, .some): throw APIError.badRequest("action 'remove' takes no 'value'")
+            default: break
+            }
+            var seen = Set<String>()
+            let ids = body.repoIDs.filter { seen.insert($0).inserted }
+            guard !ids.isEmpty else { throw APIError.badRequest("repo_ids must name at least one repo") }
+            guard ids.count <= 1_000 else { throw APIError.badRequest("repo_ids may name at most 1000 repos") }
+            try await services.blocking {
+                // A repo-restricted credential may tag only its repos (403 as for one repo's PATCH); the others are
+                // checked for existence in the write's transaction, which changes nothing unless all are there.
+                if !principal.isUnrestricted {
+                    for id in ids {
+                        if let row = try services.metadata.repo(id: id), row.id == id, row.orgID == org.id {
+                            try principal.require(.write, on: row)
+                        }
+                    }
+                }
+                try services.metadata.setRepoTag(orgID: org.id, repoIDs: ids, key: body.key, value: body.value)
+            }
+            return try JSONResponse.make(BulkRepoTagsResult(updated: ids.count))
         }
 
         group.get(":org/:repo") { _, context in
@@ -69,6 +101,7 @@ enum RepoRoutes {
                 try RouteSupport.validateBookmarkName(bookmark)
                 row.defaultBookmark = bookmark
             }
+            try RouteSupport.validateTagKeys((body.tags ?? [:]).keys)
             for (key, value) in body.tags ?? [:] { row.tags[key] = value }
             let updated = row
             let repo = try await services.blocking {

@@ -34,6 +34,16 @@ enum RouteSupport {
         }
     }
 
+    /// Tag keys (of repos and API keys) must be non-empty and must not start with `$`, which Mesa reserves for tag
+    /// filter operators.
+    static func validateTagKeys(_ keys: some Sequence<String>) throws(APIError) {
+        for key in keys where key.isEmpty || key.hasPrefix("$") {
+            throw APIError(
+                .badRequest, "BAD_REQUEST", "tag key '\(key)' is invalid: tag keys are non-empty and do not start with '$'",
+                details: ["rule": .string("invalid_tag_key"), "key": .string(key)])
+        }
+    }
+
     /// Bookmark names follow git's branch-name rules (`git check-ref-format --branch`): no component that starts
     /// with `.` or ends with `.lock`, no `..`, `@{`, control characters, space or `~^:?*[\`, no leading, trailing or
     /// doubled `/`, no trailing `.`, not `@`, not starting with `-`; at most 200 bytes.
