@@ -18,6 +18,8 @@ from mesa_sdk import (
     ConflictError,
     FileDelete,
     FileUpsert,
+    HunkFix,
+    HunkResolution,
     NotFoundError,
     ValidationError,
     WholeFileResolution,
@@ -310,10 +312,69 @@ def test_whole_file_resolutions(server):
     server.run(body)
 
 
-@pytest.mark.skip(reason="per-hunk resolutions (HunkResolution) and `take` in PATCH change are built in parallel on "
-                  "another branch (issue 13, item 3)")
+async def two_hunk_clash(mesa):
+    """A repo whose bookmarks `ours` and `theirs` both edit lines 2 and 6 of `f.txt`: two conflict hunks."""
+    repo, base = await seeded(mesa, {"f.txt": "a\nb\nc\nd\ne\nf\n"})
+    ours = await mesa.changes.create(
+        repo=repo.name, base_change_id=base.id, files=[FileUpsert(path="f.txt", content=b64("a\nB1\nc\nd\ne\nF1\n"))])
+    theirs = await mesa.changes.create(
+        repo=repo.name, base_change_id=base.id, files=[FileUpsert(path="f.txt", content=b64("a\nB2\nc\nd\ne\nF2\n"))])
+    await mesa.bookmarks.create(repo=repo.name, name="ours", change_id=ours.id)
+    await mesa.bookmarks.create(repo=repo.name, name="theirs", change_id=theirs.id)
+    return repo
+
+
 def test_hunk_resolutions(server):
-    """`bookmarks.merge(resolutions=[HunkResolution(...)])`, `changes.patch(resolutions=[...take...])`."""
+    """`bookmarks.merge(resolutions=[HunkResolution(...)])` with the hunk ids of the 409, `changes.patch` with the
+    hunk ids of the diff, and `take` of a whole file in `changes.patch`."""
+    async def body(mesa):
+        repo = await two_hunk_clash(mesa)
+        with pytest.raises(ConflictError) as conflict:
+            await mesa.bookmarks.merge(repo=repo.name, source="theirs", target="ours")
+        details = conflict.value.body.error.details
+        assert details["conflict_paths"] == ["f.txt"]
+        hunks = details["conflicts"][0]["hunks"]
+        assert [unb64(h["target"]["content"]) for h in hunks] == [b"B1\n", b"F1\n"]
+        assert [unb64(h["base"]["content"]) for h in hunks] == [b"b\n", b"f\n"]
+        assert [unb64(h["source"]["content"]) for h in hunks] == [b"B2\n", b"F2\n"]
+        assert [h["old_start"] for h in hunks] == [2, 6]
+
+        # Only one hunk: the conflict stands.
+        with pytest.raises(ConflictError):
+            await mesa.bookmarks.merge(
+                repo=repo.name, source="theirs", target="ours",
+                resolutions=[HunkResolution(path="f.txt", hunks=[HunkFix(hunk_id=hunks[0]["hunk_id"], take="target")])])
+        merged = await mesa.bookmarks.merge(
+            repo=repo.name, source="theirs", target="ours",
+            resolutions=[HunkResolution(path="f.txt", hunks=[
+                HunkFix(hunk_id=hunks[0]["hunk_id"], take="target"),
+                HunkFix(hunk_id=hunks[1]["hunk_id"], content=b64("F1 and F2\n"))])])
+        assert merged.is_conflicted is False
+        assert await read(mesa, repo.name, "f.txt", change_id=merged.change_id) == b"a\nB1\nc\nd\ne\nF1 and F2\n"
+
+        # A conflicted change, resolved hunk by hunk with the ids its diff names.
+        repo = await two_hunk_clash(mesa)
+        ours = (await mesa.bookmarks.get(repo=repo.name, bookmark="ours")).change_id
+        kept = await mesa.bookmarks.merge(repo=repo.name, source="theirs", target="ours", allow_conflicted=True)
+        diff = await mesa.diffs.get(repo=repo.name, base_change_id=ours, head_change_id=kept.change_id)
+        ids = [hunk.hunk_id for hunk in diff.conflicted_entries[0].hunks]
+        assert len(ids) == 2
+        fixed = await mesa.changes.patch(
+            repo=repo.name, change_id=kept.change_id,
+            resolutions=[HunkResolution(path="f.txt", hunks=[
+                HunkFix(hunk_id=ids[0], take="source"), HunkFix(hunk_id=ids[1], take="target")])])
+        assert fixed.is_conflicted is False
+        assert await read(mesa, repo.name, "f.txt", change_id=kept.change_id) == b"a\nB2\nc\nd\ne\nF1\n"
+
+        # A whole file by side in PATCH: the merge's source (second parent) version.
+        repo = await two_hunk_clash(mesa)
+        kept = await mesa.bookmarks.merge(repo=repo.name, source="theirs", target="ours", allow_conflicted=True)
+        taken = await mesa.changes.patch(
+            repo=repo.name, change_id=kept.change_id, resolutions=[WholeFileResolution(path="f.txt", take="source")])
+        assert taken.is_conflicted is False
+        assert await read(mesa, repo.name, "f.txt", change_id=kept.change_id) == b"a\nB2\nc\nd\ne\nF2\n"
+
+    server.run(body)
 
 
 def import_git(server, name: str, files: dict[str, str], links: dict[str, str]) -> None:
