@@ -3,7 +3,9 @@
 # Each round stops the server, reads files this mount never fetched (each must fail with EIO: the time to fail is
 # measured), edits files, waits out an outage of --outage-s seconds (long enough for the upload back-off to grow),
 # starts the server again on the same port and measures from the moment it listens until `mesa status` shows
-# nothing pending (no `mesa sync`: the mount notices by itself). The edits are then checked over REST.
+# nothing pending (no `mesa sync`: the mount notices by itself). The edits are then checked over REST. Prefetch is
+# off (MESA_PREFETCH_ENABLED=0): it would fetch the small files of a listed directory, and the files read offline must
+# be ones this mount never fetched.
 #
 #   Benchmarks/offline-bench.sh [--rounds N] [--outage-s S] [--files F] [--build debug|release] [--mesa PATH]
 #
@@ -42,8 +44,10 @@ stop_server() {
     server=
 }
 cleanup() {
-    MESA_RUNTIME_DIR=$work/run "$mesa" unmount >/dev/null 2>&1 || true
-    if mountpoint -q "$work/mnt" 2>/dev/null; then fusermount3 -uz "$work/mnt" || true; fi
+    for name in seed measured; do
+        MESA_RUNTIME_DIR=$work/run-$name "$mesa" unmount >/dev/null 2>&1 || true
+        if mountpoint -q "$work/mnt-$name" 2>/dev/null; then fusermount3 -uz "$work/mnt-$name" || true; fi
+    done
     [[ -z $server ]] || stop_server
     rm -rf --one-file-system "$work"
 }
@@ -53,15 +57,16 @@ url=$(sed -n 's/^listening on //p' "$work/serve.log")
 port=${url##*:}
 export MESA_SERVICE_DOMAIN=$url MESA_API_KEY=$(cat "$work/server/admin.key")
 "$mesa" repo create bench >/dev/null
+side=seed
 mount_env() {
-    MESA_MOUNT_POINT=$work/mnt MESA_CACHE_PATH=$work/cache MESA_STATE_DIR=$work/state MESA_RUNTIME_DIR=$work/run \
-        MESA_SYNC_QUIET_MS=200 "$mesa" "$@"
+    MESA_MOUNT_POINT=$work/mnt-$side MESA_CACHE_PATH=$work/cache-$side MESA_STATE_DIR=$work/state-$side \
+        MESA_RUNTIME_DIR=$work/run-$side MESA_SYNC_QUIET_MS=200 MESA_PREFETCH_ENABLED=0 "$mesa" "$@"
 }
 now_ns() { date +%s%N; }
 
-# Seed: files this mount will have cached, and per round $files it never fetched.
+# Seed, from a mount of its own: files the measured mount will have cached, and per round $files it never fetched.
 mount_env mount -d >/dev/null
-repo=$work/mnt/local/bench
+repo=$work/mnt-seed/local/bench
 for i in $(seq 1 "$files"); do head -c 65536 /dev/urandom >"$repo/cached-$i.bin"; done
 for round in $(seq 1 "$rounds"); do
     mkdir -p "$repo/cold-$round"
@@ -69,10 +74,10 @@ for round in $(seq 1 "$rounds"); do
 done
 mount_env sync --timeout 120 >/dev/null
 mount_env unmount >/dev/null
-rm -rf "$work/cache"
+side=measured
 mount_env mount -d >/dev/null
+repo=$work/mnt-measured/local/bench
 for i in $(seq 1 "$files"); do cat "$repo/cached-$i.bin" >/dev/null; done
-ls -R "$repo" >/dev/null
 
 pending() {
     mount_env status --json | python3 -c '
