@@ -515,6 +515,26 @@ struct MountEndToEndTests {
         #expect(try content("outage.txt") == "during the outage\n")
     }
 
+    /// `mesa unmount` answers once the daemon's last upload is done and the mount is gone: right after it returns,
+    /// the mount point is no longer mounted and the server has the edit that was still waiting for its quiet period.
+    @Test func unmountReturnsOnceTheLastUploadIsDoneAndTheMountIsGone() throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        let quiet = ["MESA_SYNC_QUIET_MS": "600000", "MESA_SYNC_MAX_DELAY_MS": "600000"]
+        #expect(try fixture.mesa(["mount", "-d"], extra: quiet).status == 0)
+        let repo = fixture.mountPoint + "/local/demo"
+        #expect(try Shell.run("echo before unmount > '\(repo)/late.txt'").status == 0)
+        let unmounted = try fixture.mesa(["unmount"])
+        #expect(unmounted.status == 0, "\(unmounted.standardError)")
+        #expect(unmounted.standardOutput.contains("every edit is on the server"), "\(unmounted.standardOutput)")
+        let mounts = try String(contentsOfFile: "/proc/mounts", encoding: .utf8)
+        #expect(!mounts.contains(" \(fixture.mountPoint) "))
+        let content = try Shell.run(
+            "curl -sf -H 'Authorization: Bearer \(fixture.server.adminKey)' -H 'Accept: application/octet-stream' "
+                + "'\(fixture.server.url)/v1/local/demo/content?path=late.txt'")
+        #expect(content.output == "before unmount\n")
+    }
+
     /// A file still being written while uploads read it (a short quiet period, a growing file): a `mesa sync` made
     /// meanwhile waits for the writes to settle instead of failing, and the server gets the final bytes.
     @Test func aSyncWhileAFileIsWrittenWaitsForItAndUploadsTheWholeFile() throws {

@@ -36,6 +36,8 @@ final class ControlServer: Sendable {
     let path: String
     private let descriptor: Int32
     private let stopped = Atomic<Bool>(false)
+    /// Connections whose answer is not written yet.
+    private let active = Atomic<Int>(0)
 
     /// Binds the socket at `path` (replacing a stale one) and starts serving `handler` on a dedicated thread.
     init(path: String, handler: @escaping @Sendable (ControlRequest) async -> ControlResponse) throws {
@@ -67,7 +69,11 @@ final class ControlServer: Sendable {
                 }
                 // Each connection on its own thread: a `mesa sync` waiting for uploads must not hold up `status`
                 // or `unmount`.
-                let connection = Thread { Self.serve(client, handler: handler) }
+                active.add(1, ordering: .acquiringAndReleasing)
+                let connection = Thread { [self] in
+                    Self.serve(client, handler: handler)
+                    active.subtract(1, ordering: .acquiringAndReleasing)
+                }
                 connection.name = "mesa.control.client"
                 connection.start()
             }
@@ -82,6 +88,13 @@ final class ControlServer: Sendable {
         shutdown(descriptor, Int32(SHUT_RDWR))
         close(descriptor)
         unlink(path)
+    }
+
+    /// Waits until every accepted connection has its answer written, or `timeout` passes (a stopping daemon answers
+    /// `mesa unmount` before it exits).
+    func drain(timeout: Duration) {
+        let deadline = ContinuousClock.now + timeout
+        while active.load(ordering: .acquiring) > 0, ContinuousClock.now < deadline { usleep(5_000) }
     }
 
     private static func serve(_ client: Int32, handler: @escaping @Sendable (ControlRequest) async -> ControlResponse) {

@@ -27,6 +27,8 @@ final class MountService: Sendable {
     private let stopRequested = Mutex<CheckedContinuation<Void, Never>?>(nil)
     /// Whether the server answered the last request the service made (polls; an offline start).
     let connectivity = Connectivity()
+    /// The outcome `mesa unmount` answers with once the mount is gone, and the requests waiting for it.
+    private let unmountWaiters = Mutex<(outcome: String?, waiters: [CheckedContinuation<String, Never>])>((nil, []))
     /// Counts the times the reconnect probe found an unreachable server answering again (wakes backing-off watchers).
     private let reconnected = Atomic<Int>(0)
     private let stopFlag = Atomic<Bool>(false)
@@ -201,6 +203,9 @@ final class MountService: Sendable {
         try? cache.close()
         if !configuration.cacheEnabled { try? FileManager.default.removeItem(atPath: cachePath) }
         logger.info("unmounted")
+        // `mesa unmount` returns only now: the mount point is gone and the upload's outcome is known.
+        finishUnmount(with: Self.unmountOutcome(leftovers, mountPoint: configuration.mountPoint, stateDirectory: configuration.stateDirectory))
+        control.drain(timeout: .seconds(5))
     }
 
     /// Logs the outcome of the stopping mount's last upload: every edit on the server, or, per repository, what stays
@@ -219,6 +224,39 @@ final class MountService: Sendable {
                     "state_dir": "\(configuration.stateDirectory)",
                     "error": "\(leftover.lastError ?? "not uploaded within MESA_SHUTDOWN_SYNC_TIMEOUT")",
                 ])
+        }
+    }
+
+    /// What `mesa unmount` prints once the mount is gone.
+    static func unmountOutcome(_ leftovers: [UploadPipeline.Leftover], mountPoint: String, stateDirectory: String) -> String {
+        guard !leftovers.isEmpty else { return "unmounted \(mountPoint); every edit is on the server" }
+        let files = leftovers.reduce(0) { $0 + $1.files }
+        let bytes = leftovers.reduce(Int64(0)) { $0 + $1.bytes }
+        let reasons = Set(leftovers.compactMap(\.lastError)).sorted()
+        return "unmounted \(mountPoint); \(files) file(s) (\(bytes) bytes) in \(leftovers.count) repository(ies) stay pending in "
+            + "\(stateDirectory): the next mount of it uploads them"
+            + (reasons.isEmpty ? " (not uploaded within MESA_SHUTDOWN_SYNC_TIMEOUT)" : " (\(reasons.joined(separator: "; ")))")
+    }
+
+    /// Answers every waiting `mesa unmount` (and any that comes later) with `outcome`.
+    private func finishUnmount(with outcome: String) {
+        let waiters = unmountWaiters.withLock { state in
+            state.outcome = outcome
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume(returning: outcome) }
+    }
+
+    /// Waits until the mount is gone and its last upload is done; answers with what `finishUnmount` says.
+    private func waitForUnmount() async -> String {
+        await withCheckedContinuation { (continuation: CheckedContinuation<String, Never>) in
+            let ready = unmountWaiters.withLock { state -> String? in
+                if let outcome = state.outcome { return outcome }
+                state.waiters.append(continuation)
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
         }
     }
 
@@ -476,8 +514,10 @@ final class MountService: Sendable {
             return await changeCommand(
                 request, fs: fs, mesa: mesa, pipeline: pipeline, defaultBookmarks: defaultBookmarks)
         case "unmount":
+            // The answer waits for the stopping mount's last upload (MESA_SHUTDOWN_SYNC_TIMEOUT) and the unmount, so a
+            // script that tears the sandbox down after `mesa unmount` loses nothing the upload could take.
             requestStop()
-            return ControlResponse(ok: true, message: "unmounting \(configuration.mountPoint)", details: nil)
+            return ControlResponse(ok: true, message: await waitForUnmount(), details: nil)
         case "set-token":
             guard let token = request.token, !token.isEmpty else {
                 return ControlResponse(ok: false, message: "set-token needs a token", details: nil)
