@@ -128,9 +128,19 @@ struct CrashEndToEndTests {
                     + "'\(server.url)/v1/local/crash/content?path=\(path)'")
             #expect(answer.output == content, "\(path) on the server")
         }
-        // No partial commit, no dangling reference, no corrupt record: the stopped server's store checks clean (deep).
+        // No partial commit, no dangling reference, no corrupt record: the stopped server's store checks clean (deep),
+        // except for records a killed server had stored but not yet staged (a push cut between the two): no repo
+        // references them, so nothing serves them, and the collector reclaims them.
         server.stop()
         let fsck = try MesaBinary.run(["debug", "store", "fsck", "--deep", "--data-dir", server.directory.path])
-        #expect(fsck.status == 0, "\(fsck.standardOutput)\(fsck.standardError)")
+        let findings = fsck.standardOutput.split(separator: "\n").dropLast().map { $0.prefix { $0 != "\t" } }
+        #expect(findings.allSatisfy { $0 == "unreferenced" }, "\(fsck.standardOutput)\(fsck.standardError)")
+        print("crash store check before collection: \(fsck.standardOutput.split(separator: "\n").last ?? "")")
+        // Two collection runs without grace (the use clock needs two), then the check is clean.
+        let collector = try ServerProcess(extraArguments: ["--gc-interval", "1", "--gc-grace", "0"], directory: server.directory)
+        Thread.sleep(forTimeInterval: 3.5)
+        collector.stop()
+        let collected = try MesaBinary.run(["debug", "store", "fsck", "--deep", "--data-dir", server.directory.path])
+        #expect(collected.status == 0, "\(collected.standardOutput)\(collected.standardError)")
     }
 }
