@@ -42,9 +42,11 @@ enum RepoRoutes {
             try RouteSupport.validateRepoNameIsNotRoute(name)
             let bookmark = body.defaultBookmark ?? "main"
             try RouteSupport.validateBookmarkName(bookmark)
+            if let upstream = body.upstream { try UpstreamRoutes.validate(upstream) }
             let repo = try await services.blocking {
                 let row = try services.metadata.createRepo(
                     orgID: org.id, name: name, defaultBookmark: bookmark, tags: body.tags ?? [:])
+                if let upstream = body.upstream { try UpstreamRoutes.store(upstream, repoID: row.id, services: services) }
                 return try json(row, org: org, services: services)
             }
             return try JSONResponse.make(repo, status: .created)
@@ -70,6 +72,7 @@ enum RepoRoutes {
                 row.defaultBookmark = bookmark
             }
             for (key, value) in body.tags ?? [:] { row.tags[key] = value }
+            if case .set(let upstream) = body.upstream { try UpstreamRoutes.validate(upstream) }
             let updated = row
             let repo = try await services.blocking {
                 // A new default must be an existing bookmark, unless the repo has none yet: an empty repo may name the
@@ -82,6 +85,11 @@ enum RepoRoutes {
                     }
                 }
                 try services.metadata.updateRepo(updated)
+                switch body.upstream {
+                case nil: break
+                case .remove: try services.metadata.setUpstream(nil, repoID: updated.id)
+                case .set(let upstream): try UpstreamRoutes.store(upstream, repoID: updated.id, services: services)
+                }
                 return try json(updated, org: org, services: services)
             }
             return try JSONResponse.make(repo)
@@ -113,6 +121,7 @@ enum RepoRoutes {
         let head = try services.metadata.bookmarkTarget(repoID: row.id, name: row.defaultBookmark) ?? rootChangeID
         return Repo(
             id: row.id, org: org.slug, name: row.name, defaultBookmark: row.defaultBookmark, headChangeID: head,
-            createdAt: RouteSupport.time(row.createdAt), tags: row.tags)
+            createdAt: RouteSupport.time(row.createdAt), tags: row.tags,
+            upstream: try UpstreamRoutes.upstream(of: row.id, services: services))
     }
 }
