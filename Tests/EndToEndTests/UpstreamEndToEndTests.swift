@@ -200,6 +200,18 @@ final class GitDaemon {
         #expect(try git(remote, "rev-parse main~1") == (try source.revParse("main")))
         #expect(try Shell.run("git --git-dir='\(remote)' fsck --no-dangling").status == 0)
 
+        // A remote that refuses a ref (an update hook): that ref is rejected by the remote's own answer.
+        let hook = remote + "/hooks/update"
+        let script = "#!/bin/sh\n[ \"$1\" = refs/heads/protected ] && { echo protected >&2; exit 1; }\nexit 0\n"
+        #expect(FileManager.default.createFile(atPath: hook, contents: Data(script.utf8)))
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: hook)
+        _ = try await mesa.bookmarks("mirror").create(name: "protected", changeID: edited.id)
+        let hooked = try await sync(mesa, "mirror", "push", globs: UpstreamRefGlobs(branches: "prot*"))
+        #expect(hooked["refs/heads/protected"]?.outcome == "rejected")
+        #expect(hooked["refs/heads/protected"]?.before == nil)
+        #expect(try Shell.run("git --git-dir='\(remote)' rev-parse --verify -q protected").status != 0)
+        try await mesa.bookmarks("mirror").delete("protected")
+
         // Pull with a glob: only the matching branch takes part.
         let filtered = try await sync(mesa, "mirror", "pull", globs: UpstreamRefGlobs(branches: "feat*"))
         #expect(filtered["refs/heads/main"]?.outcome == "filtered")
@@ -241,7 +253,7 @@ final class GitDaemon {
 
         // Every sync is listed, newest first.
         let listed = try await mesa.upstreamSyncs("mirror").list(limit: 100)
-        #expect(listed.items.count == 7)
+        #expect(listed.items.count == 8)
         #expect(listed.items.first?.direction == "pull")
         #expect(listed.nextCursor == nil)
 
@@ -256,6 +268,12 @@ final class GitDaemon {
         #expect(grep.status == 1, "the credential is in plain text in \(grep.output)")
         let attributes = try FileManager.default.attributesOfItem(atPath: server.directory.appending("upstream.key"))
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
+
+        // Deleting the repo deletes its mirror.
+        let mirror = server.directory.appending("upstream/\(attached.id).git")
+        #expect(FileManager.default.fileExists(atPath: mirror))
+        try await mesa.repos.delete("mirror")
+        #expect(!FileManager.default.fileExists(atPath: mirror))
         server.stop()
     }
 
@@ -410,6 +428,17 @@ extension UpstreamEndToEndTests {
         #expect(pushed["refs/heads/main"]?.outcome == "updated")
         #expect(try git(remote, "log -1 --format=%H main") == edited.currentCommitOID)
         #expect(try git(remote, "show main:web.txt") == "sent over http")
+
+        // The same account as a username and password.
+        _ = try await mesa.repos.create(name: "basic")
+        let basic = UpstreamRequest(
+            url: backend.url("remote.git"),
+            auth: .set(.usernamePassword(username: "x-access-token", password: token))
+        )
+        _ = try await mesa.repos.update("basic", UpdateRepoRequest(upstream: .set(basic)))
+        let basicPull = try await sync(mesa, "basic", "pull")
+        #expect(basicPull["refs/heads/main"]?.outcome == "updated")
+        #expect(try await commit(of: mesa, "basic", bookmark: "main") == edited.currentCommitOID)
 
         // A wrong token: every attempt is refused by the remote, and the job fails after its attempts.
         _ = try await mesa.repos.create(name: "denied")

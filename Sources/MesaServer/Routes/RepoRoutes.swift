@@ -87,7 +87,9 @@ enum RepoRoutes {
                 try services.metadata.updateRepo(updated)
                 switch body.upstream {
                 case nil: break
-                case .remove: try services.metadata.setUpstream(nil, repoID: updated.id)
+                case .remove:
+                    try services.metadata.setUpstream(nil, repoID: updated.id)
+                    UpstreamRoutes.removeMirror(of: updated.id, services: services)
                 case .set(let upstream): try UpstreamRoutes.store(upstream, repoID: updated.id, services: services)
                 }
                 return try json(updated, org: org, services: services)
@@ -97,7 +99,10 @@ enum RepoRoutes {
 
         group.delete(":org/:repo") { _, context in
             let (row, _) = try await resolve(context, services: services, scope: .write)
-            try await services.blocking { try services.metadata.deleteRepo(id: row.id) }
+            try await services.blocking {
+                try services.metadata.deleteRepo(id: row.id)
+                UpstreamRoutes.removeMirror(of: row.id, services: services)
+            }
             services.repositories.forget(row.id)
             return try JSONResponse.make(SuccessResponse())
         }

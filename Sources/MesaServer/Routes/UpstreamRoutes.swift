@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import MesaWire
 
 // Upstream remotes over REST (docs/Protocol.md, "Upstream remotes"): the `upstream` of repo create and PATCH and of
@@ -94,6 +95,21 @@ enum UpstreamRoutes {
         guard let row = try services.metadata.upstream(repoID: repoID) else { return nil }
         let latest = try services.metadata.latestUpstreamSync(repoID: repoID)
         return Upstream(url: row.url, authKind: row.authKind, latestSync: latest.map(json))
+    }
+
+    /// Deletes a repo's upstream mirror (blocking), once the repo or its upstream is gone. A sync running meanwhile
+    /// fails (its repo or upstream no longer exists), so nothing needs the mirror any more.
+    static func removeMirror(of repoID: String, services: ServerServices) {
+        let path = services.upstreamMirrors + "/" + repoID + ".git"
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        do {
+            try FileManager.default.removeItem(atPath: path)
+        } catch {
+            services.logger.warning(
+                "cannot remove an upstream mirror",
+                metadata: ["repo.id": "\(repoID)", "error": "\(error)"]
+            )
+        }
     }
 
     /// Checks an upstream request before anything is written (400 for a bad URL or empty credential fields).
