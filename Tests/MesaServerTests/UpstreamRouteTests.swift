@@ -315,7 +315,8 @@ import Testing
         let other = UpstreamSecrets(keyPath: server.directory.appending("other.key"))
         #expect(throws: APIError.self) { try other.open(sealed, repoID: "repo-1") }
         // A key file of the wrong size is refused rather than used.
-        #expect(FileManager.default.createFile(atPath: server.directory.appending("short.key"), contents: Data([1, 2, 3])))
+        let short = server.directory.appending("short.key")
+        #expect(FileManager.default.createFile(atPath: short, contents: Data([1, 2, 3])))
         #expect(throws: APIError.self) {
             try UpstreamSecrets(keyPath: server.directory.appending("short.key")).seal(auth, repoID: "r")
         }

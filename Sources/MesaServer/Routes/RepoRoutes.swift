@@ -46,7 +46,9 @@ enum RepoRoutes {
             let repo = try await services.blocking {
                 let row = try services.metadata.createRepo(
                     orgID: org.id, name: name, defaultBookmark: bookmark, tags: body.tags ?? [:])
-                if let upstream = body.upstream { try UpstreamRoutes.store(upstream, repoID: row.id, services: services) }
+                if let upstream = body.upstream {
+                    try UpstreamRoutes.store(upstream, repoID: row.id, services: services)
+                }
                 return try json(row, org: org, services: services)
             }
             return try JSONResponse.make(repo, status: .created)

@@ -58,7 +58,8 @@ extension MesaRepository {
         for commit in commits {
             let parents = commit.parents.map { ChangeID(importedCommit: $0) }
             let record = ChangeRecord(
-                id: ChangeID(importedCommit: commit.id), commit: commit.id, parents: parents.isEmpty ? [.root] : parents)
+                id: ChangeID(importedCommit: commit.id), commit: commit.id,
+                parents: parents.isEmpty ? [.root] : parents)
             try catalog.putChange(record, expected: .any)
         }
         try catalog.putBookmark(Bookmark(name: report.branch, change: report.tipChange), expected: .any)
