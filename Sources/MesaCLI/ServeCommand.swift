@@ -46,6 +46,18 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds one webhook delivery attempt may take.")
     var webhookTimeout: Double = WebhookConfiguration.default.timeout
 
+    @Option(help: "A 32-byte key file that seals upstream credentials (default: upstream.key in the data directory).")
+    var secretKeyFile: String?
+
+    @Option(help: "Seconds before a failed upstream sync is tried again; each further retry waits twice as long.")
+    var upstreamRetryBase: Double = UpstreamConfiguration.default.backoff.base
+
+    @Option(help: "The longest wait between two attempts of an upstream sync, in seconds.")
+    var upstreamRetryMax: Double = UpstreamConfiguration.default.backoff.max
+
+    @Option(help: "Attempts of an upstream sync before it fails.")
+    var upstreamMaxAttempts: Int = UpstreamConfiguration.default.maxAttempts
+
     func validate() throws {
         if let releaseDir {
             var isDirectory: ObjCBool = false
@@ -69,6 +81,14 @@ struct ServeCommand: AsyncParsableCommand {
                 "--webhook-retry-base, --webhook-retry-max, --webhook-retry-horizon and --webhook-timeout must be "
                     + "positive seconds, with --webhook-retry-max at least --webhook-retry-base.")
         }
+        let upstreamTimes = [upstreamRetryBase, upstreamRetryMax]
+        guard upstreamTimes.allSatisfy({ $0 > 0 && $0.isFinite }), upstreamRetryMax >= upstreamRetryBase,
+            upstreamMaxAttempts >= 1
+        else {
+            throw ValidationError(
+                "--upstream-retry-base and --upstream-retry-max must be positive seconds, with --upstream-retry-max at "
+                    + "least --upstream-retry-base, and --upstream-max-attempts at least 1.")
+        }
     }
 
     func run() async throws {
@@ -87,6 +107,9 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.webhooks.retryMax = webhookRetryMax
         configuration.webhooks.retryHorizon = webhookRetryHorizon
         configuration.webhooks.timeout = webhookTimeout
+        configuration.upstream.backoff = RetryBackoff(base: upstreamRetryBase, max: upstreamRetryMax)
+        configuration.upstream.maxAttempts = upstreamMaxAttempts
+        configuration.secretKeyFile = secretKeyFile.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         var logger = Logger(label: "mesa.server")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
 

@@ -119,8 +119,8 @@ public struct Repo: Codable, Sendable, Equatable {
     public var defaultBookmark: String
     /// The change at the default bookmark's tip (the virtual root for a new repo).
     public var headChangeID: String
-    /// Always `null` here (no upstream mirroring yet).
-    public var upstream: JSONValue?
+    /// The upstream git remote, `nil` when none (docs/Protocol.md, "Upstream remotes").
+    public var upstream: Upstream?
     public var createdAt: String
     public var tags: [String: String]
 
@@ -133,14 +133,14 @@ public struct Repo: Codable, Sendable, Equatable {
 
     public init(
         id: String, org: String, name: String, defaultBookmark: String, headChangeID: String, createdAt: String,
-        tags: [String: String]
+        tags: [String: String], upstream: Upstream? = nil
     ) {
         self.id = id
         self.org = org
         self.name = name
         self.defaultBookmark = defaultBookmark
         self.headChangeID = headChangeID
-        upstream = nil
+        self.upstream = upstream
         self.createdAt = createdAt
         self.tags = tags
     }
@@ -152,7 +152,7 @@ public struct Repo: Codable, Sendable, Equatable {
         try container.encode(name, forKey: .name)
         try container.encode(defaultBookmark, forKey: .defaultBookmark)
         try container.encode(headChangeID, forKey: .headChangeID)
-        try container.encode(upstream ?? .null, forKey: .upstream)
+        try container.encode(upstream, forKey: .upstream)
         try container.encode(createdAt, forKey: .createdAt)
         try container.encode(tags, forKey: .tags)
     }
@@ -163,17 +163,29 @@ public struct CreateRepoRequest: Codable, Sendable, Equatable {
     public var name: String?
     public var defaultBookmark: String?
     public var tags: [String: String]?
+    /// The upstream git remote to attach at creation.
+    public var upstream: UpstreamRequest?
 
     enum CodingKeys: String, CodingKey {
-        case name, tags
+        case name, tags, upstream
         case defaultBookmark = "default_bookmark"
     }
 
-    public init(name: String? = nil, defaultBookmark: String? = nil, tags: [String: String]? = nil) {
+    public init(
+        name: String? = nil, defaultBookmark: String? = nil, tags: [String: String]? = nil,
+        upstream: UpstreamRequest? = nil
+    ) {
         self.name = name
         self.defaultBookmark = defaultBookmark
         self.tags = tags
+        self.upstream = upstream
     }
+}
+
+/// What `upstream` of `PATCH /{org}/{repo}` asks: remove the upstream (`null`) or set it (an object).
+public enum UpstreamChange: Sendable, Equatable {
+    case remove
+    case set(UpstreamRequest)
 }
 
 /// `PATCH /{org}/{repo}`: `tags` is a patch (a string sets, `null` removes, an absent key is kept).
@@ -181,16 +193,22 @@ public struct UpdateRepoRequest: Codable, Sendable, Equatable {
     public var name: String?
     public var defaultBookmark: String?
     public var tags: [String: String?]?
+    /// `nil` when `upstream` is absent (kept as it is).
+    public var upstream: UpstreamChange?
 
     enum CodingKeys: String, CodingKey {
         case name, tags, upstream
         case defaultBookmark = "default_bookmark"
     }
 
-    public init(name: String? = nil, defaultBookmark: String? = nil, tags: [String: String?]? = nil) {
+    public init(
+        name: String? = nil, defaultBookmark: String? = nil, tags: [String: String?]? = nil,
+        upstream: UpstreamChange? = nil
+    ) {
         self.name = name
         self.defaultBookmark = defaultBookmark
         self.tags = tags
+        self.upstream = upstream
     }
 
     public init(from decoder: any Decoder) throws {
@@ -200,6 +218,11 @@ public struct UpdateRepoRequest: Codable, Sendable, Equatable {
         if container.contains(.tags), !(try container.decodeNil(forKey: .tags)) {
             tags = try TagPatch.decode(from: container, forKey: .tags)
         }
+        if container.contains(.upstream) {
+            upstream =
+                try container.decodeNil(forKey: .upstream)
+                ? .remove : .set(try container.decode(UpstreamRequest.self, forKey: .upstream))
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -207,6 +230,11 @@ public struct UpdateRepoRequest: Codable, Sendable, Equatable {
         try container.encodeIfPresent(name, forKey: .name)
         try container.encodeIfPresent(defaultBookmark, forKey: .defaultBookmark)
         if let tags { try TagPatch.encode(tags, to: &container, forKey: .tags) }
+        switch upstream {
+        case nil: break
+        case .remove: try container.encodeNil(forKey: .upstream)
+        case .set(let request): try container.encode(request, forKey: .upstream)
+        }
     }
 }
 

@@ -33,9 +33,16 @@ package enum MesaServerApplication {
         let pool = NIOThreadPool(numberOfThreads: configuration.blockingThreads)
         pool.start()
         let services = ServerServices(
-            metadata: metadata, store: store, pool: pool, logger: logger, stagedGrace: configuration.stagedGrace,
+            metadata: metadata, store: store, pool: pool, logger: logger,
+            secrets: UpstreamSecrets(keyPath: configuration.secretKeyFile ?? directory + "/upstream.key"),
+            upstreamMirrors: directory + "/upstream", stagedGrace: configuration.stagedGrace,
             maxBodyBytes: configuration.maxBodyBytes)
         try ReferenceRebuild.run(services: services)
+        // Syncs a stopped server left in progress run again (UpstreamSyncRunner.swift).
+        let requeued = try metadata.requeueInterruptedUpstreamSyncs()
+        if requeued > 0 {
+            logger.notice("queued interrupted upstream syncs again", metadata: ["syncs": "\(requeued)"])
+        }
 
         var newKey: String?
         let org: OrgRow
@@ -85,6 +92,7 @@ package enum MesaServerApplication {
         OrgRoutes.register(on: v1, services: services)
         WebhookRoutes.register(on: v1, services: services)
         RepoRoutes.register(on: v1, services: services)
+        UpstreamRoutes.register(on: v1, services: services)
         ChangeRoutes.register(on: v1, services: services)
         SyncRoutes.register(on: v1, services: services)
         return router
@@ -131,13 +139,16 @@ package enum MesaServerApplication {
             dispatcher?.setBaseURL(url)
             onListening(url)
         }
+        let upstream = UpstreamSyncRunner(services: services, configuration: configuration.upstream)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await app.runService() }
             if let dispatcher { group.addTask { await dispatcher.run() } }
+            group.addTask { await upstream.run() }
             if configuration.collectionInterval > 0 {
                 group.addTask { await collectGarbage(every: configuration.collectionInterval, services: services) }
             }
-            // The server stops on SIGTERM or SIGINT; the collector and the webhook dispatcher stop with it.
+            // The server stops on SIGTERM or SIGINT; the collector, the webhook dispatcher and the upstream sync runner
+            // stop with it.
             try await group.next()
             group.cancelAll()
         }

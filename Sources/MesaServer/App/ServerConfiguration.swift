@@ -30,6 +30,11 @@ package struct ServerConfiguration: Sendable {
     package var releaseDirectory: String? = nil
     /// Webhook retries and timeouts.
     package var webhooks: WebhookConfiguration = .default
+    /// Upstream sync retries and concurrency.
+    package var upstream: UpstreamConfiguration = .default
+    /// The 32-byte key that seals upstream credentials (`--secret-key-file`); `nil`: `upstream.key` in the data
+    /// directory, made on first use.
+    package var secretKeyFile: String? = nil
 
     /// The defaults of DESIGN.md section 4: `127.0.0.1:7411`, org `local`, data in `~/.local/share/mesa/server`.
     package static var `default`: ServerConfiguration {

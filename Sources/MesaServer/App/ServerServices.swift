@@ -21,15 +21,25 @@ package final class ServerServices: Sendable {
     package let collector: GarbageCollector
     /// The largest request body a route reads (a sync push streams and has its own bound).
     package let maxBodyBytes: Int
+    /// Seals and opens upstream credentials.
+    package let secrets: UpstreamSecrets
+    /// The directory of the repos' upstream mirrors (scratch bare git repositories).
+    package let upstreamMirrors: String
 
     /// Creates the services; the pool must be started.
-    /// - Parameter stagedGrace: seconds a pushed record stays staged (kept) before garbage collection may take it.
+    /// - Parameters:
+    ///   - stagedGrace: seconds a pushed record stays staged (kept) before garbage collection may take it.
+    ///   - secrets: the sealer of upstream credentials.
+    ///   - upstreamMirrors: where the upstream mirrors are kept.
     package init(
         metadata: any MetadataStore, store: ContentStore, pool: NIOThreadPool, logger: Logger,
+        secrets: UpstreamSecrets, upstreamMirrors: String,
         stagedGrace: Double = ServerConfiguration.default.stagedGrace,
         maxBodyBytes: Int = ServerConfiguration.default.maxBodyBytes
     ) {
         self.maxBodyBytes = maxBodyBytes
+        self.secrets = secrets
+        self.upstreamMirrors = upstreamMirrors
         self.metadata = metadata
         self.store = store
         repositories = RepositoryRegistry(store: store, metadata: metadata)

@@ -112,7 +112,7 @@ package enum CatalogConflict: Sendable, Equatable {
 }
 
 /// The server's metadata store.
-package protocol MetadataStore: WebhookStore {
+package protocol MetadataStore: WebhookStore, UpstreamStore {
     /// The change and bookmark tables of one repo.
     func catalog(repoID: String) -> any RepoCatalog
     /// Bumped by every write of a repo's catalog (and of its default bookmark): what long-polling resolves wait on.

@@ -12,6 +12,7 @@ package final class SQLiteMetadataStore: MetadataStore {
     let database: DatabasePool
     package let revisions = RevisionSignal()
     package let webhookSignal = RevisionSignal()
+    package let upstreamSignal = RevisionSignal()
 
     /// Opens (creating and migrating) the database at `path`; with `readOnly`, opens it without changing it (tools
     /// that inspect a data directory), refusing a database whose migrations are not all applied.
@@ -107,6 +108,22 @@ package final class SQLiteMetadataStore: MetadataStore {
                         last_attempt_at REAL, last_status_code INTEGER, last_error TEXT, completed_at REAL);
                     CREATE INDEX webhook_deliveries_queue ON webhook_deliveries(target_id, repo_key, status, seq);
                     CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
+                    """)
+        }
+        // Upstream remotes (UpstreamStore.swift): a repo's remote with its sealed credential, and the sync jobs.
+        migrator.registerMigration("v5: upstream remotes") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE repo_upstreams (
+                        repo_id TEXT PRIMARY KEY REFERENCES repos(id) ON DELETE CASCADE, url TEXT NOT NULL,
+                        auth_kind TEXT, auth_sealed BLOB, updated_at REAL NOT NULL) WITHOUT ROWID;
+                    CREATE TABLE upstream_syncs (
+                        seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+                        repo_id TEXT NOT NULL REFERENCES repos(id) ON DELETE CASCADE, direction TEXT NOT NULL,
+                        status TEXT NOT NULL, attempt INTEGER NOT NULL, branch_glob TEXT NOT NULL,
+                        tag_glob TEXT NOT NULL, refs TEXT, error TEXT, created_at REAL NOT NULL, started_at REAL,
+                        finished_at REAL, next_attempt_at REAL NOT NULL);
+                    CREATE INDEX upstream_syncs_repo ON upstream_syncs(repo_id, status, seq);
                     """)
         }
         return migrator

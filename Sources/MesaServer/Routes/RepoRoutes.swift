@@ -43,9 +43,13 @@ enum RepoRoutes {
             let bookmark = body.defaultBookmark ?? "main"
             try RouteSupport.validateBookmarkName(bookmark)
             try RouteSupport.validateTagKeys((body.tags ?? [:]).keys)
+            if let upstream = body.upstream { try UpstreamRoutes.validate(upstream) }
             let repo = try await services.blocking {
                 let row = try services.metadata.createRepo(
                     orgID: org.id, name: name, defaultBookmark: bookmark, tags: body.tags ?? [:])
+                if let upstream = body.upstream {
+                    try UpstreamRoutes.store(upstream, repoID: row.id, services: services)
+                }
                 return try json(row, org: org, services: services)
             }
             return try JSONResponse.make(repo, status: .created)
@@ -103,6 +107,7 @@ enum RepoRoutes {
             }
             try RouteSupport.validateTagKeys((body.tags ?? [:]).keys)
             for (key, value) in body.tags ?? [:] { row.tags[key] = value }
+            if case .set(let upstream) = body.upstream { try UpstreamRoutes.validate(upstream) }
             let updated = row
             let repo = try await services.blocking {
                 // A new default must be an existing bookmark, unless the repo has none yet: an empty repo may name the
@@ -115,6 +120,13 @@ enum RepoRoutes {
                     }
                 }
                 try services.metadata.updateRepo(updated)
+                switch body.upstream {
+                case nil: break
+                case .remove:
+                    try services.metadata.setUpstream(nil, repoID: updated.id)
+                    UpstreamRoutes.removeMirror(of: updated.id, services: services)
+                case .set(let upstream): try UpstreamRoutes.store(upstream, repoID: updated.id, services: services)
+                }
                 return try json(updated, org: org, services: services)
             }
             return try JSONResponse.make(repo)
@@ -122,7 +134,10 @@ enum RepoRoutes {
 
         group.delete(":org/:repo") { _, context in
             let (row, _) = try await resolve(context, services: services, scope: .write)
-            try await services.blocking { try services.metadata.deleteRepo(id: row.id) }
+            try await services.blocking {
+                try services.metadata.deleteRepo(id: row.id)
+                UpstreamRoutes.removeMirror(of: row.id, services: services)
+            }
             services.repositories.forget(row.id)
             return try JSONResponse.make(SuccessResponse())
         }
@@ -146,6 +161,7 @@ enum RepoRoutes {
         let head = try services.metadata.bookmarkTarget(repoID: row.id, name: row.defaultBookmark) ?? rootChangeID
         return Repo(
             id: row.id, org: org.slug, name: row.name, defaultBookmark: row.defaultBookmark, headChangeID: head,
-            createdAt: RouteSupport.time(row.createdAt), tags: row.tags)
+            createdAt: RouteSupport.time(row.createdAt), tags: row.tags,
+            upstream: try UpstreamRoutes.upstream(of: row.id, services: services))
     }
 }

@@ -49,7 +49,7 @@ package struct WebhookConfiguration: Sendable, Equatable {
 
     /// The wait before attempt number `attempt + 1`, after `attempt` failed ones.
     package func delay(afterFailedAttempts attempt: Int) -> Double {
-        min(retryMax, retryBase * pow(2, Double(max(attempt - 1, 0))))
+        RetryBackoff(base: retryBase, max: retryMax).delay(afterFailedAttempts: attempt)
     }
 }
 

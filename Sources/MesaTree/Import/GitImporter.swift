@@ -13,6 +13,12 @@ import MesaStore
 // and tree is checked by TreeValidator (names, modes, order, depth, signatures) before anything of it is stored, so
 // a repository the server would refuse fails here first, naming the path and the rule.
 
+/// A commit an import visited, with its parents.
+package struct ImportedCommit: Sendable, Hashable {
+    package var id: ObjectID
+    package var parents: [ObjectID]
+}
+
 /// What an import did.
 package struct ImportReport: Sendable, Hashable {
     /// The branch's tip commit.
@@ -48,6 +54,28 @@ extension MesaRepository {
         branch: String? = nil,
         tipOnly: Bool = false
     ) throws(TreeError) -> ImportReport {
+        let (report, commits) = try importGitObjects(repositoryAt: path, branch: branch, tipOnly: tipOnly)
+        for commit in commits {
+            let parents = commit.parents.map { ChangeID(importedCommit: $0) }
+            let record = ChangeRecord(
+                id: ChangeID(importedCommit: commit.id), commit: commit.id,
+                parents: parents.isEmpty ? [.root] : parents)
+            try catalog.putChange(record, expected: .any)
+        }
+        try catalog.putBookmark(Bookmark(name: report.branch, change: report.tipChange), expected: .any)
+        return report
+    }
+
+    /// The object half of ``importGit(repositoryAt:branch:tipOnly:)``: stores what the store lacks of a branch's
+    /// history (children first, each commit and tree checked by ``TreeValidator``) and leaves the catalog alone, so a
+    /// caller with its own rules for changes and bookmarks (the server's upstream pull) decides what they become.
+    /// - Returns: the report, and every commit visited with its parents, parents before children.
+    /// - Throws: as ``importGit(repositoryAt:branch:tipOnly:)``.
+    package func importGitObjects(
+        repositoryAt path: String,
+        branch: String? = nil,
+        tipOnly: Bool = false
+    ) throws(TreeError) -> (report: ImportReport, commits: [ImportedCommit]) {
         try GitRuntime.ensureInitialized()
         let source = try GitSource(path: path)
         let (tip, branchName) = try source.resolve(branch: branch)
@@ -56,6 +84,7 @@ extension MesaRepository {
             tip: tip, tipChange: ChangeID(importedCommit: tip), branch: branchName, commits: commits.count,
             newCommits: 0, newTrees: 0, newBlobs: 0, newBlobBytes: 0)
         var shapes: [ObjectID: TreeShape] = [:]
+        var visited: [ImportedCommit] = []
         for id in commits {
             let key = RecordKey(.commit, object: id)
             let body = try source.read(id, expecting: GIT_OBJECT_COMMIT)
@@ -65,13 +94,9 @@ extension MesaRepository {
                 try put(body, key: key)
                 report.newCommits += 1
             }
-            let parents = commit.parents.map { ChangeID(importedCommit: $0) }
-            let record = ChangeRecord(
-                id: ChangeID(importedCommit: id), commit: id, parents: parents.isEmpty ? [.root] : parents)
-            try catalog.putChange(record, expected: .any)
+            visited.append(ImportedCommit(id: id, parents: commit.parents))
         }
-        try catalog.putBookmark(Bookmark(name: branchName, change: report.tipChange), expected: .any)
-        return report
+        return (report, visited)
     }
 
     /// The tip commit and short name of a branch of a local git repository, without importing anything (a cheap
