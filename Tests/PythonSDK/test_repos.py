@@ -3,6 +3,11 @@ the SDK's REST layer (mesa_rest) exposes: tags on create and update, the `tags` 
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import tempfile
+
 import pytest
 
 from mesa_rest.api.repo import bulk_update_repo_tags, create_repo, update_repo
@@ -12,10 +17,11 @@ from mesa_rest.models.create_repo_body import CreateRepoBody
 from mesa_rest.models.create_repo_body_tags import CreateRepoBodyTags
 from mesa_rest.models.update_repo_body import UpdateRepoBody
 from mesa_rest.models.update_repo_body_tags import UpdateRepoBodyTags
-from mesa_sdk import VIRTUAL_ROOT_CHANGE_ID, ConflictError, NotFoundError, ValidationError
+from mesa_sdk import VIRTUAL_ROOT_CHANGE_ID, ConflictError, FileUpsert, NotFoundError, ValidationError
+from mesa_sdk.types import TokenAuth, UpstreamConfig
 from mesa_sdk._client import unwrap
 
-from conftest import ORG, unique
+from conftest import ORG, b64, unb64, unique
 
 
 async def create_tagged(mesa, name: str, tags: dict[str, str]):
@@ -185,6 +191,79 @@ def test_bulk_repo_tags(server):
     server.run(body)
 
 
-@pytest.mark.skip(reason="upstream git remotes and syncs are built in parallel on another branch (issue 13, item 2)")
+def git(*arguments: str, cwd: str | None = None) -> str:
+    return subprocess.run(["git", *arguments], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+async def finished(mesa, repo: str, sync_id: str):
+    """The sync once it has completed or failed (30 s at most)."""
+    for _ in range(300):
+        sync = await mesa.repos.get_upstream_sync(repo=repo, sync_id=sync_id)
+        if sync.status in ("completed", "failed"):
+            return sync
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"sync {sync_id} did not finish")
+
+
 def test_upstream_syncs(server):
-    """`repos.create(upstream=...)`, `repos.sync_upstream`, `repos.get_upstream_sync`, `repos.list_upstream_syncs`."""
+    """`repos.create(upstream=...)`, `repos.sync_upstream`, `repos.get_upstream_sync`, `repos.list_upstream_syncs`,
+    `repos.update(upstream=...)` against a bare git repository (file://) with two branches."""
+    with tempfile.TemporaryDirectory() as work:
+        remote = os.path.join(work, "remote.git")
+        git("init", "-q", "--bare", "-b", "main", remote)
+        clone = os.path.join(work, "clone")
+        git("clone", "-q", remote, clone)
+        for name, value in (("user.name", "Ada"), ("user.email", "ada@example.com")):
+            git("config", name, value, cwd=clone)
+        with open(os.path.join(clone, "hello.txt"), "w") as file:
+            file.write("hello\n")
+        git("add", "-A", cwd=clone)
+        git("commit", "-q", "-m", "first", cwd=clone)
+        git("checkout", "-q", "-b", "feature", cwd=clone)
+        with open(os.path.join(clone, "feature.txt"), "w") as file:
+            file.write("feature\n")
+        git("add", "-A", cwd=clone)
+        git("commit", "-q", "-m", "feature work", cwd=clone)
+        git("push", "-q", "origin", "main", "feature", cwd=clone)
+        url = "file://" + remote
+
+        async def body(mesa):
+            repo = await mesa.repos.create(name=unique("up"), upstream=UpstreamConfig(url=url))
+            assert repo.upstream.url == url and repo.upstream.auth_kind is None
+
+            pull = await mesa.repos.sync_upstream(repo=repo.name, direction="pull")
+            assert pull.direction == "pull" and pull.status in ("queued", "in_progress", "completed")
+            done = await finished(mesa, repo.name, pull.id)
+            assert done.status == "completed", done.to_dict()
+            outcomes = [ref["outcome"] for ref in done.to_dict()["stats"]["refs"]]
+            assert outcomes == ["updated", "updated"], done.to_dict()
+            bookmarks = {b.name for b in (await mesa.bookmarks.list(repo=repo.name)).bookmarks}
+            assert {"main", "feature"} <= bookmarks
+            main = await mesa.bookmarks.get(repo=repo.name, bookmark="main")
+            hello = await mesa.content.get(repo=repo.name, path="hello.txt", change_id=main.change_id)
+            assert unb64(hello.content) == b"hello\n"
+            feature = await mesa.bookmarks.get(repo=repo.name, bookmark="feature")
+            work = await mesa.content.get(repo=repo.name, path="feature.txt", change_id=feature.change_id)
+            assert unb64(work.content) == b"feature\n"
+
+            # An edit through the API, pushed back: git on the remote shows it.
+            change = await mesa.changes.create(
+                repo=repo.name, base_change_id=main.change_id, message="from mesa",
+                files=[FileUpsert(path="from-mesa.txt", content=b64("pushed\n"))])
+            await mesa.bookmarks.move(repo=repo.name, bookmark="main", change_id=change.id)
+            push = await mesa.repos.sync_upstream(repo=repo.name, direction="push", ref_globs={"branches": "main"})
+            pushed = await finished(mesa, repo.name, push.id)
+            assert pushed.status == "completed", pushed.to_dict()
+            assert git("--git-dir", remote, "log", "-1", "--format=%s", "main") == "from mesa"
+            assert git("--git-dir", remote, "show", "main:from-mesa.txt") == "pushed"
+
+            listed = await mesa.repos.list_upstream_syncs(repo=repo.name)
+            assert [sync.id for sync in listed.syncs][:2] == [push.id, pull.id]
+
+            # A credential is stored, reported by kind only, and never answered.
+            updated = await mesa.repos.update(
+                repo=repo.name, upstream=UpstreamConfig(url=url, auth=TokenAuth(token="very-secret-token")))
+            assert updated.upstream.auth_kind == "token"
+            assert "very-secret-token" not in str((await mesa.repos.get(repo=repo.name)).to_dict())
+
+        server.run(body)
