@@ -46,6 +46,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds one webhook delivery attempt may take.")
     var webhookTimeout: Double = WebhookConfiguration.default.timeout
 
+    @Flag(help: "Accept file:// upstream remotes (they reach this machine's disk: any caller with write scope could read or write git repositories there).")
+    var allowFileUpstreams = false
+
     @Option(help: "A 32-byte key file that seals upstream credentials (default: upstream.key in the data directory).")
     var secretKeyFile: String?
 
@@ -109,6 +112,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.webhooks.timeout = webhookTimeout
         configuration.upstream.backoff = RetryBackoff(base: upstreamRetryBase, max: upstreamRetryMax)
         configuration.upstream.maxAttempts = upstreamMaxAttempts
+        configuration.upstream.allowFileURLs = allowFileUpstreams
         configuration.secretKeyFile = secretKeyFile.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         var logger = Logger(label: "mesa.server")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info

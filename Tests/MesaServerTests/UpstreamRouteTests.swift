@@ -21,8 +21,29 @@ import Testing
         ).key
     }
 
-    @Test func upstreamIsSetShownKeptClearedAndRemovedWithoutEverAnsweringTheCredential() async throws {
+    /// `file://` upstreams reach the server's own disk: refused (400, nothing written) unless the operator allows them.
+    @Test func fileUpstreamsAreRefusedUnlessAllowed() async throws {
         let server = try ServerHarness()
+        let key = server.adminKey
+        try await server.test { client in
+            let refused = try await client.send(
+                .post, "/v1/local/repos", credential: key, json: #"{"name":"r","upstream":{"url":"file:///srv/x.git"}}"#)
+            #expect(refused.status == .badRequest, "\(refused.text)")
+            #expect(refused.text.contains("--allow-file-upstreams"))
+            #expect(try await client.send(.get, "/v1/local/r", credential: key).status == .notFound)
+            let created = try await client.send(
+                .post, "/v1/local/repos", credential: key, json: #"{"name":"r","upstream":{"url":"https://example.com/x.git"}}"#)
+            #expect(created.status == .created, "\(created.text)")
+            let patched = try await client.send(
+                .patch, "/v1/local/r", credential: key, json: #"{"upstream":{"url":"file:///srv/x.git"}}"#)
+            #expect(patched.status == .badRequest, "\(patched.text)")
+            let repo = try await client.send(.get, "/v1/local/r", credential: key).decode(Repo.self)
+            #expect(repo.upstream?.url == "https://example.com/x.git")
+        }
+    }
+
+    @Test func upstreamIsSetShownKeptClearedAndRemovedWithoutEverAnsweringTheCredential() async throws {
+        let server = try ServerHarness(configure: { $0.upstream.allowFileURLs = true })
         let key = server.adminKey
         try await server.test { client in
             let created = try await client.send(
@@ -100,7 +121,7 @@ import Testing
         #"{"upstream":{}}"#,
     ])
     func badUpstreamsAre400AndChangeNothing(body: String) async throws {
-        let server = try ServerHarness()
+        let server = try ServerHarness(configure: { $0.upstream.allowFileURLs = true })
         let key = server.adminKey
         try await server.test { client in
             #expect(
@@ -120,7 +141,7 @@ import Testing
     }
 
     @Test func syncsAreQueuedListedPagedAndReadWithTheSDKsShape() async throws {
-        let server = try ServerHarness()
+        let server = try ServerHarness(configure: { $0.upstream.allowFileURLs = true })
         let key = server.adminKey
         try await server.test { client in
             _ = try await client.send(.post, "/v1/local/repos", credential: key, json: #"{"name":"r"}"#)
@@ -203,7 +224,7 @@ import Testing
     }
 
     @Test func startingASyncNeedsWriteScopeAndReadingNeedsRead() async throws {
-        let server = try ServerHarness()
+        let server = try ServerHarness(configure: { $0.upstream.allowFileURLs = true })
         let admin = server.adminKey
         let reader = try key(server, [.read])
         let writer = try key(server, [.read, .write])
@@ -247,7 +268,7 @@ import Testing
     }
 
     @Test func jobsRunOnePerRepoInOrderRetryAndComeBackAfterARestart() throws {
-        let server = try ServerHarness()
+        let server = try ServerHarness(configure: { $0.upstream.allowFileURLs = true })
         let metadata = server.services.metadata
         let org = try #require(try metadata.org(slug: "local"))
         let a = try metadata.createRepo(orgID: org.id, name: "a", defaultBookmark: "main", tags: [:])
@@ -304,7 +325,7 @@ import Testing
     }
 
     @Test func sealedCredentialsOpenOnlyForTheirRepoAndKey() throws {
-        let server = try ServerHarness()
+        let server = try ServerHarness(configure: { $0.upstream.allowFileURLs = true })
         let secrets = server.services.secrets
         let auth = UpstreamAuth.usernamePassword(username: "u", password: Self.secret)
         let sealed = try secrets.seal(auth, repoID: "repo-1")

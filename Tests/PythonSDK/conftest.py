@@ -53,7 +53,7 @@ class Server:
 def _start(binary: str, data_dir: str, timeout: float = 30) -> Server:
     process = subprocess.Popen(
         [binary, "serve", "--data-dir", data_dir, "--listen", "127.0.0.1:0", "--org", ORG, "--log-level", "warning",
-         "--webhook-retry-base", "1"],
+         "--webhook-retry-base", "1", "--allow-file-upstreams"],
         stdout=subprocess.PIPE, stderr=None)
     assert process.stdout is not None
     key = url = None

@@ -35,7 +35,8 @@ package enum MesaServerApplication {
         let services = ServerServices(
             metadata: metadata, store: store, pool: pool, logger: logger,
             secrets: UpstreamSecrets(keyPath: configuration.secretKeyFile ?? directory + "/upstream.key"),
-            upstreamMirrors: directory + "/upstream", stagedGrace: configuration.stagedGrace,
+            upstreamMirrors: directory + "/upstream", allowFileUpstreams: configuration.upstream.allowFileURLs,
+            stagedGrace: configuration.stagedGrace,
             maxBodyBytes: configuration.maxBodyBytes)
         try ReferenceRebuild.run(services: services)
         // Syncs a stopped server left in progress run again (UpstreamSyncRunner.swift).

@@ -25,6 +25,8 @@ package final class ServerServices: Sendable {
     package let secrets: UpstreamSecrets
     /// The directory of the repos' upstream mirrors (scratch bare git repositories).
     package let upstreamMirrors: String
+    /// Whether `file://` upstreams are accepted (``UpstreamConfiguration/allowFileURLs``).
+    package let allowFileUpstreams: Bool
 
     /// Creates the services; the pool must be started.
     /// - Parameters:
@@ -33,13 +35,14 @@ package final class ServerServices: Sendable {
     ///   - upstreamMirrors: where the upstream mirrors are kept.
     package init(
         metadata: any MetadataStore, store: ContentStore, pool: NIOThreadPool, logger: Logger,
-        secrets: UpstreamSecrets, upstreamMirrors: String,
+        secrets: UpstreamSecrets, upstreamMirrors: String, allowFileUpstreams: Bool = false,
         stagedGrace: Double = ServerConfiguration.default.stagedGrace,
         maxBodyBytes: Int = ServerConfiguration.default.maxBodyBytes
     ) {
         self.maxBodyBytes = maxBodyBytes
         self.secrets = secrets
         self.upstreamMirrors = upstreamMirrors
+        self.allowFileUpstreams = allowFileUpstreams
         self.metadata = metadata
         self.store = store
         repositories = RepositoryRegistry(store: store, metadata: metadata)

@@ -43,7 +43,7 @@ enum RepoRoutes {
             let bookmark = body.defaultBookmark ?? "main"
             try RouteSupport.validateBookmarkName(bookmark)
             try RouteSupport.validateTagKeys((body.tags ?? [:]).keys)
-            if let upstream = body.upstream { try UpstreamRoutes.validate(upstream) }
+            if let upstream = body.upstream { try UpstreamRoutes.validate(upstream, services: services) }
             let repo = try await services.blocking {
                 let row = try services.metadata.createRepo(
                     orgID: org.id, name: name, defaultBookmark: bookmark, tags: body.tags ?? [:])
@@ -107,7 +107,7 @@ enum RepoRoutes {
             }
             try RouteSupport.validateTagKeys((body.tags ?? [:]).keys)
             for (key, value) in body.tags ?? [:] { row.tags[key] = value }
-            if case .set(let upstream) = body.upstream { try UpstreamRoutes.validate(upstream) }
+            if case .set(let upstream) = body.upstream { try UpstreamRoutes.validate(upstream, services: services) }
             let updated = row
             let repo = try await services.blocking {
                 // A new default must be an existing bookmark, unless the repo has none yet: an empty repo may name the

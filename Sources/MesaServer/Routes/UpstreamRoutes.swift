@@ -113,8 +113,8 @@ enum UpstreamRoutes {
     }
 
     /// Checks an upstream request before anything is written (400 for a bad URL or empty credential fields).
-    static func validate(_ request: UpstreamRequest) throws(APIError) {
-        try UpstreamURL.validate(request.url)
+    static func validate(_ request: UpstreamRequest, services: ServerServices) throws(APIError) {
+        try UpstreamURL.validate(request.url, allowFile: services.allowFileUpstreams)
         guard case .set(let auth) = request.auth else { return }
         switch auth {
         case .token(let token, let username):

@@ -1,3 +1,4 @@
+import Foundation
 import MesaCore
 import MesaTree
 import MesaWire
@@ -34,6 +35,10 @@ enum UpstreamSyncOperations {
     static func run(_ job: UpstreamSyncRow, services: ServerServices) throws -> [UpstreamSyncRef] {
         guard let upstream = try services.metadata.upstream(repoID: job.repoID) else {
             throw UpstreamSyncFailure(description: "the repo has no upstream any more", isPermanent: true)
+        }
+        // An upstream stored while the server allowed file:// is not followed by one that no longer does.
+        if !services.allowFileUpstreams, URLComponents(string: upstream.url)?.scheme?.lowercased() == "file" {
+            throw UpstreamSyncFailure(description: UpstreamURL.fileRefusal, isPermanent: true)
         }
         let credential = try upstream.sealedAuth.map { sealed in
             try remoteCredential(for: services.secrets.open(sealed, repoID: job.repoID))

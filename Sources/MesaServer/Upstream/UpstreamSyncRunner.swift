@@ -19,6 +19,9 @@ package struct UpstreamConfiguration: Sendable, Equatable {
     package var maxAttempts: Int
     /// Syncs running at once (each of a different repo).
     package var concurrency: Int
+    /// Whether `file://` upstreams are accepted (`--allow-file-upstreams`): they reach the server's own disk, so any
+    /// caller with write scope could read or write git repositories there; off unless the operator allows it.
+    package var allowFileURLs = false
 
     /// 10 s doubling to 10 minutes, 6 attempts, 4 at once.
     package static let `default` = UpstreamConfiguration(
