@@ -58,6 +58,78 @@ struct InstallEndToEndTests {
         #expect(try FileManager.default.attributesOfItem(atPath: installed)[.modificationDate] as? Date == modified)
     }
 
+    /// The package-manager paths as the script meets them on other systems, with stand-ins for the system's tools
+    /// on a `PATH` of their own: `ldd` names two missing libraries until a package manager "installs" them, `id -u`
+    /// says root or a user, and `apt-get` or `dnf` record what they were asked. The release is a small script that
+    /// prints a version (the installer checks `mesa version` runs).
+    @Test(arguments: ["apt-get", "dnf", "no root"])
+    func missingLibrariesAreInstalledWithTheSystemsPackageManagerOrNamed(_ system: String) throws {
+        let release = try TemporaryDirectory(prefix: "mesa-release")
+        let name = "mesa-linux-\(Self.architecture)"
+        let work = try TemporaryDirectory(prefix: "mesa-install-pm")
+        let tools = work.appending("tools")
+        var script = """
+            set -e
+            printf '#!/bin/sh\\necho mesa 0.0-test\\n' > '\(release.appending(name))'
+            chmod 755 '\(release.appending(name))'
+            cd '\(release.path)' && sha256sum \(name) > \(name).sha256
+            mkdir -p '\(tools)'
+            for tool in sh curl sha256sum cut mktemp uname sed awk head cp chmod mv mkdir rm cat env grep; do
+                ln -s "$(command -v $tool)" '\(tools)'/$tool
+            done
+            cat > '\(tools)/ldd' <<'LDD'
+            #!/bin/sh
+            [ -e "$MARKER" ] || printf '\\tlibfuse3.so.3 => not found\\n\\tlibgit2.so.1.5 => not found\\n'
+            LDD
+            cat > '\(tools)/id' <<ID
+            #!/bin/sh
+            echo \(system == "no root" ? 1000 : 0)
+            ID
+            chmod 755 '\(tools)/ldd' '\(tools)/id'
+
+            """
+        if system != "no root" {
+            script += """
+                cat > '\(tools)/\(system)' <<'PM'
+                #!/bin/sh
+                echo "$*" >> "$LOG"
+                case "$*" in *install*) : > "$MARKER" ;; esac
+                PM
+                chmod 755 '\(tools)/\(system)'
+
+                """
+        }
+        #expect(try Shell.run(script).status == 0)
+        let server = try ServerProcess(extraArguments: ["--release-dir", release.path])
+        defer { server.stop() }
+        let fetched = try Shell.run("curl -fsS '\(server.url)/install.sh' > '\(work.appending("install.sh"))'")
+        #expect(fetched.status == 0, "\(fetched.error)")
+        let run = try ProcessRunner.run(
+            tools + "/sh", [work.appending("install.sh")],
+            environment: [
+                "PATH": tools, "HOME": work.path, "MESA_INSTALL_DIR": work.appending("bin"), "MESA_SERVER": "",
+                "LOG": work.appending("log"), "MARKER": work.appending("installed"),
+            ])
+        let log = (try? String(contentsOfFile: work.appending("log"), encoding: .utf8)) ?? ""
+        switch system {
+        case "apt-get":
+            #expect(run.status == 0, "\(run.error)")
+            #expect(log.contains("update -qq") && log.contains("install -y -qq --no-install-recommends"), "\(log)")
+            #expect(log.contains("libfuse3-3") && log.contains("libgit2-1.5"), "\(log)")
+            #expect(run.error.contains("mesa 0.0-test is ready"), "\(run.error)")
+        case "dnf":
+            #expect(run.status == 0, "\(run.error)")
+            #expect(log.contains("install -y -q") && log.contains("libfuse3.so.3()(64bit) libgit2.so.1.5()(64bit)"), "\(log)")
+            #expect(run.error.contains("mesa 0.0-test is ready"), "\(run.error)")
+        default:
+            // No root and no sudo: nothing is run; the libraries are named with their packages and what to do.
+            #expect(run.status != 0)
+            #expect(log.isEmpty)
+            #expect(run.error.contains("libfuse3.so.3 (Debian and Ubuntu: libfuse3-3; Fedora: dnf install 'libfuse3.so.3()(64bit)')"), "\(run.error)")
+            #expect(run.error.contains("install them as root"), "\(run.error)")
+        }
+    }
+
     /// A binary that does not match its checksum (changed in place, same size and time, after the server checksummed
     /// it) is refused by the script, and nothing is installed.
     @Test func aBinaryThatFailsItsChecksumIsNotInstalled() throws {
