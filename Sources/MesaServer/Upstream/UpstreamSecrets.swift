@@ -86,6 +86,12 @@ package final class UpstreamSecrets: Sendable {
         guard written == bytes.count, fsync(descriptor) == 0 else {
             throw .internalError("cannot write the secret key file \(path): errno \(errno)")
         }
+        // The file's name is durable too before anything is sealed with the key (a credential committed to SQLite
+        // must never outlive the key that opens it).
+        let directory = Glibc.open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directory >= 0 else { throw .internalError("cannot open the directory of \(path): errno \(errno)") }
+        defer { Glibc.close(directory) }
+        guard fsync(directory) == 0 else { throw .internalError("cannot sync the directory of \(path): errno \(errno)") }
         return key
     }
 }
